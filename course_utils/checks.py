@@ -103,7 +103,7 @@ def assert_close(actual: Any, expected: Any, name: str = "value", rtol: float = 
     index = tuple(int(i) for i in np.unravel_index(int(np.argmax(score)), got.shape))
     raise CheckError(
         f"{name}: {int(wrong.sum())} of {wrong.size} value(s) differ; largest difference at index {index}: "
-        f"expected {want64[index]!r}, got {got64[index]!r}\n"
+        f"expected {want64[index].item()!r}, got {got64[index].item()!r}\n"
         f"  expected: {_short(want)}\n  got:      {_short(got)}"
     )
 
@@ -128,6 +128,6 @@ def assert_equal(actual: Any, expected: Any, name: str = "value") -> None:
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
         raise CheckError(
             f"{name}: {int(np.sum(wrong))} of {wrong.size} value(s) differ; first at index {index}: "
-            f"expected {want[index]!r}, got {got[index]!r}\n"
+            f"expected {want[index].item()!r}, got {got[index].item()!r}\n"
             f"  expected: {_short(want)}\n  got:      {_short(got)}"
         )

@@ -80,9 +80,11 @@ def doctor(_: argparse.Namespace) -> int:
             "fallback": "not available offline: lecture 08 uses scikit-learn's bundled digits",
         }[status]))
     widgets = _version("ipywidgets")
-    rows.append(("ipywidgets", f"{widgets} (widgets will render)" if widgets else "MISSING: widgets show static pictures only"))
+    rows.append(("ipywidgets", f"{widgets} (widgets will render)" if widgets
+                 else "MISSING: widgets show static pictures only"))
     nbgrader = _version("nbgrader")
-    rows.append(("nbgrader", f"{nbgrader} (instructor tools usable)" if nbgrader else "not installed (only instructors need it: pip install -e '.[grading]')"))
+    rows.append(("nbgrader", f"{nbgrader} (instructor tools usable)" if nbgrader
+                 else "not installed (only instructors need it: pip install -e '.[grading]')"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -130,7 +132,7 @@ def check(args: argparse.Namespace) -> int:
     """Execute notebooks and print a table; exit 1 if any failed."""
     from course_utils.notebooks import find_notebooks
 
-    root = find_root()
+    root = find_root() if not args.paths else Path.cwd().resolve()
     paths = args.paths or [root / "notebooks", root / "solutions", root / "assignments"]
     try:
         notebooks = find_notebooks(paths)
@@ -252,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("doctor", help="check that the course can run here").set_defaults(func=doctor)
     p = commands.add_parser("check", help="execute notebooks and print their times and status")
     p.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/ solutions/ assignments/)")
-    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds per notebook (default %(default)s)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                   help="seconds per notebook (default %(default)s)")
     p.add_argument("--jobs", "-j", type=int, default=1, help="notebooks run at once (default 1)")
     p.set_defaults(func=check)
     p = commands.add_parser("release", help="generate student versions from solutions/ into assignments/")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # torch is imported only when MNIST is loaded
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 OFFLINE_ENV = "COURSE_OFFLINE"
 MNIST_HOST = "ossci-datasets.s3.amazonaws.com"  # torchvision's first MNIST mirror
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 def data_dir() -> Path:
@@ -95,7 +96,9 @@ def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0) -> tuple[np.ndar
     return X, y
 
 
-def make_circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_circles(
+    n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A small circle (class 1) inside a large one (class 0); ``factor`` is the radius ratio.
 
     Example:
@@ -218,7 +221,7 @@ def load_digits_data(test_fraction: float = 0.25, seed: int = 0) -> ImageData:
 def mnist_status(root: Path | None = None) -> str:
     """What :func:`load_mnist` would use: "present", "downloadable" or "fallback"."""
     root = Path(root) if root is not None else data_dir()
-    if (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").exists():
+    if all((root / "MNIST" / "raw" / name).is_file() for name in MNIST_FILES):
         return "present"
     if os.environ.get(OFFLINE_ENV) != "1" and _network_reachable(MNIST_HOST):
         return "downloadable"

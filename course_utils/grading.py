@@ -9,8 +9,8 @@ the feedback, and only real errors cost points.
 
 from __future__ import annotations
 
-from nbgrader.preprocessors import NbGraderPreprocessor
 from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 
 class StderrIsNotFailure(NbGraderPreprocessor):

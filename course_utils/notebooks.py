@@ -9,6 +9,7 @@ A student version (``assignments/``) passes when the only errors are
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,8 @@ def collect_problems(nb: nbformat.NotebookNode) -> list[CellProblem]:
                 problems.append(CellProblem(index, "error", output.ename, output.evalue[:300], cell_role(cell)))
             elif output.output_type == "stream" and output.name == "stderr":
                 text = output.text.strip().splitlines()
-                problems.append(CellProblem(index, "stderr", "stderr", (text[0] if text else "")[:300], cell_role(cell)))
+                first_line = (text[0] if text else "")[:300]
+                problems.append(CellProblem(index, "stderr", "stderr", first_line, cell_role(cell)))
     return problems
 
 
@@ -141,14 +143,19 @@ def execute_notebook(
         resources={"metadata": {"path": str(path.parent.resolve())}},
     )
     start = time.perf_counter()
-    try:
-        client.execute(env=kernel_env)
-    except CellTimeoutError as error:
-        result.crash = f"a cell ran longer than {time_limit:.0f} s: {str(error).splitlines()[0]}"
-    except DeadKernelError as error:
-        result.crash = f"the kernel died: {error}"
-    except Exception as error:  # the kernel could not start, and the like
-        result.crash = f"{type(error).__name__}: {error}"
+    # The kernel process's own log (start-up notices, crash messages) is kept
+    # out of the terminal and quoted only when the kernel dies.
+    with tempfile.TemporaryFile() as kernel_log:
+        try:
+            client.execute(env=kernel_env, stderr=kernel_log)
+        except CellTimeoutError as error:
+            result.crash = f"a cell ran longer than {time_limit:.0f} s: {str(error).splitlines()[0]}"
+        except DeadKernelError as error:
+            kernel_log.seek(0)
+            tail = kernel_log.read().decode(errors="replace").strip().splitlines()[-3:]
+            result.crash = f"the kernel died: {error}" + ("\n" + "\n".join(tail) if tail else "")
+        except Exception as error:  # the kernel could not start, and the like
+            result.crash = f"{type(error).__name__}: {error}"
     result.seconds = time.perf_counter() - start
     result.problems = collect_problems(nb)
     if result.crash is None and result.seconds > time_limit:

@@ -10,10 +10,10 @@ records everything. Set ``NBGRADER_DB_URL`` to use another database, e.g.
 import os
 from pathlib import Path
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    ClearMetadataPreprocessor,
     Execute,
     IgnorePattern,
     LimitOutput,

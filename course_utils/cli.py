@@ -187,13 +187,20 @@ def release_assignments(root: Path, ids: Sequence[str] | None = None, output: Pa
         for assignment in ids:
             command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
                        "--log-level=WARN", *extra]
-            done = subprocess.run(command, cwd=root, capture_output=True, text=True)
+            done = subprocess.run(command, cwd=root, capture_output=True, text=True, env=nbgrader_env())
             if done.returncode != 0:
                 raise SystemExit(f"dlcourse release: nbgrader failed on {assignment}:\n{done.stdout}{done.stderr}")
             for notebook in sorted((release_dir / assignment).glob("*.ipynb")):
                 _check_badge(notebook, f"assignments/{assignment}/{notebook.name}")
                 written.append(notebook)
     return written
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment to run nbgrader in: it calls ``alembic`` by name, so this Python's scripts come first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
 
 
 def _check_badge(notebook: Path, published_path: str) -> None:

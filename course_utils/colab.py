@@ -65,7 +65,8 @@ SETUP_CELL = '''\
 # Setup: on Colab this installs the course helpers (course_utils); elsewhere it changes nothing.
 import sys
 if "google.colab" in sys.modules:
-    import os, subprocess
+    import os
+    import subprocess
     _ref = "{ref}"
     _source = os.environ.get("{env}") or f"course_utils @ git+https://github.com/{repo}@{{_ref}}"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", _source], check=True)

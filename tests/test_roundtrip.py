@@ -15,6 +15,8 @@ import sys
 import nbformat
 import pytest
 
+from course_utils.cli import nbgrader_env
+
 from .conftest import ASSIGNMENT_IDS, ROOT
 
 pytestmark = pytest.mark.notebook
@@ -47,7 +49,8 @@ def _cell(nb, grade_id):
 
 
 def _nbgrader(course, *args):
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+                          env=nbgrader_env())
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
 

@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab]"
-exec .venv/bin/jupyter lab --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/notebooks "$@"
+root_flag=()
+[ "$(id -u)" = 0 ] && root_flag=(--allow-root)   # containers often run as root
+exec .venv/bin/jupyter lab "${root_flag[@]}" --ServerApp.root_dir="$PWD" --LabApp.default_url=/lab/tree/notebooks "$@"

@@ -1,0 +1,225 @@
+"""The course in a real browser: JupyterLab (and Notebook 7 once) in headless Chromium.
+
+For every lecture: open it, run all cells, wait for the kernel to go idle,
+assert that no cell shows an error, then change a control of every widget and
+assert that its picture changes. Screenshots go to ``artifacts/screenshots/``.
+
+Needs Debian's ``chromium`` (``/usr/bin/chromium``, or ``$CHROMIUM``) and the
+Python ``playwright`` package (``scripts/test.sh`` installs both); no browser
+is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import LECTURES, ROOT
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+RUN_TIMEOUT_MS = 180_000
+CHANGE_TIMEOUT_S = 20.0
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+if not Path(CHROMIUM).is_file():  # scripts/test.sh installs it; fail loudly rather than skip silently in CI
+    if os.environ.get("CI"):
+        raise RuntimeError(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A Jupyter server on 127.0.0.1 with a token, serving a copy of the lectures."""
+    root = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    port, token = _free_port(), secrets.token_hex(16)
+    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    # No "get notified about Jupyter news?" toast: it would cover the widgets in screenshots.
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    log = open(root / "server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("Jupyter server did not start:\n" + (root / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+    yield {"base": base, "token": token, "root": root}
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+# JavaScript run in the page, against the app that expose_app_in_browser puts on window.jupyterapp.
+JS_NOTEBOOK_READY = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    return !!(w && w.content && w.sessionContext && w.sessionContext.session
+              && w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle');
+}"""
+JS_ALL_RUN = """() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const kernel = w.sessionContext.session.kernel;
+    const cells = w.content.widgets.filter(c => c.model.type === 'code');
+    return kernel.status === 'idle' && cells.every(c => c.model.executionCount !== null);
+}"""
+
+
+def run_all_cells(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(JS_ALL_RUN, timeout=RUN_TIMEOUT_MS, polling=1000)
+
+
+def assert_no_errors(page, name: str) -> None:
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    texts = [errors.nth(i).inner_text()[:500] for i in range(min(errors.count(), 3))]
+    assert not texts, f"{name}: cells show errors or stderr output:\n" + "\n---\n".join(texts)
+
+
+def _change_a_control(area) -> str:
+    """Change one control of the widget in ``area``; say which."""
+    for i in range(area.locator("button.jupyter-button").count()):
+        button = area.locator("button.jupyter-button").nth(i)
+        label = button.inner_text().strip()
+        if button.is_enabled() and "reset" not in label.lower():
+            button.click()
+            return f"clicked button {label!r}"
+    selects = area.locator("select")
+    for i in range(selects.count()):
+        select = selects.nth(i)
+        options = select.locator("option")
+        current = select.input_value()
+        for j in range(options.count()):
+            value = options.nth(j).get_attribute("value") or options.nth(j).inner_text()
+            if value != current:
+                select.select_option(value)
+                return f"chose {value!r} in a dropdown"
+    readouts = area.locator(".widget-readout")
+    if readouts.count():
+        readout = readouts.first
+        old = readout.inner_text().strip()
+        readout.click()
+        readout.press("Control+a")
+        readout.type(str(_nudge(old)))
+        readout.press("Enter")
+        return f"typed {_nudge(old)} into a slider (was {old})"
+    raise AssertionError("the widget has no button, dropdown or slider to change")
+
+
+def _nudge(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return 1.0
+    return round(value + 1.0, 3) if value < 1 else round(value / 2, 3)
+
+
+def _wait_until_settled(image, quiet_s: float = 1.5) -> None:
+    """Wait until the picture has stopped changing (a control may trigger several redraws)."""
+    deadline = time.monotonic() + CHANGE_TIMEOUT_S
+    src, since = image.get_attribute("src"), time.monotonic()
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = image.get_attribute("src")
+        if now != src:
+            src, since = now, time.monotonic()
+
+
+def check_widgets(page, name: str) -> int:
+    """Change a control of every widget that draws a picture; assert the picture changes."""
+    areas = page.locator(".jp-OutputArea-output:has(img.widget-image)")
+    count = areas.count()
+    assert count >= 1, f"{name}: no widget with a picture was rendered"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        area = areas.nth(i)
+        area.scroll_into_view_if_needed()
+        image = area.locator("img.widget-image").first
+        before_src, before = image.get_attribute("src"), image.screenshot()
+        area.screenshot(path=str(ARTIFACTS / f"{name}_widget{i + 1}_before.png"))
+        action = _change_a_control(area)
+        deadline = time.monotonic() + CHANGE_TIMEOUT_S
+        while image.get_attribute("src") == before_src and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert image.get_attribute("src") != before_src, \
+            f"{name}, widget {i + 1}: the widget sent no new picture after I {action}"
+        _wait_until_settled(image)
+        after = image.screenshot()
+        area.screenshot(path=str(ARTIFACTS / f"{name}_widget{i + 1}_after.png"))
+        assert after != before, f"{name}, widget {i + 1}: the picture looks the same after I {action}"
+    return count
+
+
+@pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
+def test_lecture_in_jupyterlab(server, page, lecture):
+    url = f"{server['base']}/lab/tree/notebooks/{lecture.name}?token={server['token']}"
+    run_all_cells(page, url)
+    assert_no_errors(page, lecture.stem)
+    check_widgets(page, lecture.stem)
+
+
+def test_notebook7_interface(server, page):
+    lecture = ROOT / "notebooks" / "03_logic_gates.ipynb"
+    url = f"{server['base']}/notebooks/notebooks/{lecture.name}?token={server['token']}"
+    run_all_cells(page, url)
+    assert_no_errors(page, "nb7_" + lecture.stem)
+    check_widgets(page, "nb7_" + lecture.stem)

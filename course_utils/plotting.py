@@ -7,6 +7,7 @@ plot a title and labelled axes, and returns the Axes so that you can add to it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -57,11 +58,11 @@ def _as_points(X: Any, name: str = "X") -> np.ndarray:
 
 
 def _call_classifier(predict: Callable[..., Any], grid: np.ndarray) -> np.ndarray:
-    """Evaluate a NumPy or PyTorch classifier on ``grid`` and return a NumPy array."""
-    try:
-        import torch
-    except ImportError:  # NumPy-only environment
-        torch = None
+    """Evaluate a NumPy or PyTorch classifier on ``grid`` and return a NumPy array.
+
+    torch is imported only when the classifier needs it, so NumPy-only lectures never pay for it.
+    """
+    torch = sys.modules.get("torch")  # a torch model means torch is already imported
     if torch is not None and isinstance(predict, torch.nn.Module):
         params = next(predict.parameters(), None)
         device = params.device if params is not None else torch.device("cpu")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from course_utils.widgets.neuron import GATES, INPUTS, ThresholdNeuron, threshold_neuron_widget

@@ -194,7 +194,7 @@ class ThresholdNeuron:
             direction = np.array([-w[1], w[0]]) / norm
             ends = foot + np.outer([-10.0, 10.0], direction)
             ax.plot(ends[:, 0], ends[:, 1], color="black", linewidth=2,
-                    label=f"${self.w1:.2g}x^1 {self.w2:+.2g}x^2 = {self.w0:.2g}$")
+                    label=f"${_line_tex(self.w1, self.w2)} = {self.w0:.3g}$")
             start = np.clip(foot, -0.3, 1.3)
             ax.annotate("", xy=start + 0.4 * w / norm, xytext=start,
                         arrowprops={"arrowstyle": "->", "color": CLASS_COLORS[2], "linewidth": 2})
@@ -213,6 +213,18 @@ class ThresholdNeuron:
                 cell.set_linewidth(2.0)
         fig.tight_layout()
         return fig
+
+
+def _line_tex(w1: float, w2: float) -> str:
+    """LaTeX for ``w1 x^1 + w2 x^2`` without zero terms or unit coefficients, e.g. ``x^1 - 2x^2``."""
+    text = ""
+    for c, var in ((w1, "x^1"), (w2, "x^2")):
+        if c == 0:
+            continue
+        size = "" if abs(c) == 1 else f"{abs(c):.3g}"
+        sign = ("-" if c < 0 else "") if not text else (" - " if c < 0 else " + ")
+        text += f"{sign}{size}{var}"
+    return text
 
 
 def _fmt(weights: tuple[float, float, float]) -> str:

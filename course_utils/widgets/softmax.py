@@ -136,8 +136,8 @@ class SoftmaxExplorer:
         colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in classes]
         ax_logits.bar(classes, self.logits, color=colors, alpha=0.8)
         ax_logits.axhline(0, color="grey", linewidth=0.8)
-        ax_logits.set(title="logits z",
-                      xlabel="class", ylabel="logit z", xticks=classes, ylim=(LOGIT_RANGE[0] - 0.5, LOGIT_RANGE[1] + 0.5))
+        ax_logits.set(title="logits z", xlabel="class", ylabel="logit z", xticks=classes,
+                      ylim=(LOGIT_RANGE[0] - 0.5, LOGIT_RANGE[1] + 0.5))
         bars = ax_probs.bar(classes, p, color=colors, alpha=0.8, label="softmax(z / T)")
         bars[self.true_class].set_edgecolor("black")
         bars[self.true_class].set_linewidth(2.5)
@@ -251,7 +251,9 @@ def softmax_explorer(logits: Sequence[float] = (5.0, 4.0, 2.0), temperature: flo
     num_classes_dropdown.observe(on_num_classes, names="value")
     true_class_dropdown.observe(on_true_class, names="value")
     show_sliders()
-    controls = widgets.VBox([num_classes_dropdown, *sliders, temperature_slider, true_class_dropdown])
-    box = widgets.VBox([widgets.HBox([controls, live.image]), readout])
+    # Controls above the picture (two columns), so that the picture never squeezes the sliders.
+    controls = widgets.HBox([widgets.VBox(sliders),
+                             widgets.VBox([num_classes_dropdown, temperature_slider, true_class_dropdown])])
+    box = widgets.VBox([controls, live.image, readout])
     return SoftmaxExplorerUI(explorer, box, live, sliders, temperature_slider, num_classes_dropdown,
                              true_class_dropdown, readout)

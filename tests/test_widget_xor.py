@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_utils.widgets.xor import (  # noqa: E402
-    N_PARAMS, XOR_X, XOR_Y, XorTrainer, unpack_params, xor_training_widget,
-)
+from course_utils.widgets.xor import N_PARAMS, XOR_X, XOR_Y, XorTrainer, unpack_params, xor_training_widget
 
 
 def test_initial_parameters_come_from_the_seed():

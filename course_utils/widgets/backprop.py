@@ -94,7 +94,8 @@ class SmallGraph:
                 if node.inputs:
                     raise ValueError(f"input node {node.name!r} must not read other nodes")
             elif node.op not in _OPS:
-                raise ValueError(f"node {node.name!r}: unknown op {node.op!r}; expected 'input' or one of {sorted(_OPS)}")
+                raise ValueError(f"node {node.name!r}: unknown op {node.op!r}; "
+                                 f"expected 'input' or one of {sorted(_OPS)}")
             elif len(node.inputs) != _ARITY[node.op]:
                 raise ValueError(f"node {node.name!r}: op {node.op!r} takes {_ARITY[node.op]} input(s), "
                                  f"got {len(node.inputs)}")

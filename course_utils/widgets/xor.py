@@ -216,7 +216,7 @@ class XorTrainer:
         for j, style in zip(range(2), ("--", ":")):
             if p_grid.size and H_grid[:, j].min() < 0.5 < H_grid[:, j].max():
                 ax_in.contour(xx, yy, H_grid[:, j].reshape(xx.shape), levels=[0.5], colors=CLASS_COLORS[2],
-                              linewidths=1.2, linestyles=style)
+                              linewidths=1.5, linestyles=style, zorder=4)
         _scatter_classes(ax_in, XOR_X, labels)
         ax_in.plot([], [], "k-", label="output = 0.5")
         ax_in.plot([], [], color=CLASS_COLORS[2], linestyle="--", label="hidden units = 0.5")

@@ -4,6 +4,7 @@
     dlcourse check [PATHS]       execute notebooks top to bottom; a table of times and status
     dlcourse release [IDS]       generate the student versions in assignments/ from solutions/
     dlcourse sync-setup          rewrite every notebook's setup cell from course_utils.colab
+    dlcourse bench [--only ...]  benchmarks: notebook times, training speed, grading, release; into the README
 """
 
 from __future__ import annotations
@@ -254,6 +255,17 @@ def sync_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- bench
+def bench(bench_args: Sequence[str]) -> int:
+    """Run benchmarks/run.py (course execution, training speed, grading, release; see the README)."""
+    root = find_root()
+    script = root / "benchmarks" / "run.py"
+    if not script.is_file():
+        print(f"dlcourse bench: {script} is missing", file=sys.stderr)
+        return 2
+    return subprocess.run([sys.executable, str(script), *bench_args], cwd=root, env=nbgrader_env()).returncode
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlcourse", description="Tools for the deep-learning course.")
@@ -270,10 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the student versions here instead of assignments/")
     p.set_defaults(func=release)
     commands.add_parser("sync-setup", help="rewrite every notebook's setup cell").set_defaults(func=sync_setup)
+    # `dlcourse bench ARGS` hands ARGS to benchmarks/run.py (see main); listed here for --help.
+    commands.add_parser("bench", help="measure notebooks, training, grading and release; update the README")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        return bench(argv[1:])
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return args.func(args)

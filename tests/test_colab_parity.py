@@ -8,6 +8,7 @@ import importlib.metadata as metadata
 import json
 import re
 import sys
+import sysconfig
 from pathlib import Path
 
 from .conftest import ROOT
@@ -19,7 +20,7 @@ def _pins() -> dict[str, str]:
     pins = {}
     for line in (ROOT / "ci" / "colab-packages.txt").read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line:
+        if "==" in line:  # exact pins; a range (e.g. pyparsing<3.3) only constrains pip
             name, version = line.split("==")
             pins[_norm(name)] = version
     return pins
@@ -32,9 +33,11 @@ def _norm(name: str) -> str:
 def _freeze(name: str) -> dict[str, str]:
     versions = {}
     for line in (ENV / name).read_text().splitlines():
-        if "==" in line:
-            package, version = line.split("==", 1)
-            versions[_norm(package)] = version
+        for separator in ("==", " @ "):  # "name==1.0", or "name @ file:///...whl" for a local wheel
+            if separator in line:
+                package, version = line.split(separator, 1)
+                versions[_norm(package)] = version
+                break
     return versions
 
 
@@ -59,11 +62,12 @@ def test_setup_cell_enabled_the_widget_manager():
 
 
 def test_installed_from_the_wheel_with_every_subpackage():
-    dist = metadata.distribution("course_utils")
+    # Look in site-packages itself: the test run also sees the repository's source tree.
+    site = sysconfig.get_paths()["purelib"]
+    (dist,) = [d for d in metadata.distributions(path=[site]) if _norm(d.metadata["Name"]) == "course-utils"]
     direct = dist.read_text("direct_url.json")
     assert direct and json.loads(direct)["url"].endswith(".whl"), f"not installed from a wheel: {direct}"
-    import course_utils.widgets  # noqa: F401  (a package list that forgets subpackages breaks Colab)
-
     files = {str(f) for f in dist.files or []}
-    assert any(f.startswith("course_utils/widgets/") for f in files)
-    assert "site-packages" in course_utils.widgets.__file__
+    source_modules = {str(p.relative_to(ROOT)) for p in (ROOT / "course_utils").rglob("*.py")}
+    missing = source_modules - files
+    assert not missing, f"the wheel lacks {sorted(missing)}: Colab would install a broken package"

@@ -1,0 +1,252 @@
+"""Benchmarks of the course: notebook execution, training speed, grading throughput, release, memory.
+
+``dlcourse bench`` runs this file; it measures everything in one run, prints the
+tables, saves ``benchmarks/results.json`` and rewrites the block between
+``<!-- bench:start -->`` and ``<!-- bench:end -->`` in the README.
+
+Ratios are what matter (the machine is shared and noisy), so each pair is
+measured in the same run, and repeated measurements are reported as medians.
+Every measured command runs in its own process; its peak memory is the
+largest resident set of that process and the processes it waited for
+(notebook kernels included), read from ``wait4``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+RESULTS = ROOT / "benchmarks" / "results.json"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+NOTEBOOK_TARGET_S = 60.0
+
+
+def measure(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
+    """Run ``command``; return its wall time, peak memory (MiB), exit code and output."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out_chunks = []
+    while True:
+        chunk = process.stdout.read(65536)
+        if not chunk:
+            break
+        out_chunks.append(chunk)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024, "returncode": process.returncode,
+            "output": b"".join(out_chunks).decode(errors="replace")}
+
+
+def _execute_command(path: Path) -> list[str]:
+    code = ("import sys; from course_utils.notebooks import execute_notebook; "
+            "r = execute_notebook(sys.argv[1]); print(r.status); sys.exit(0 if r.ok else 1)")
+    return [sys.executable, "-c", code, str(path)]
+
+
+def floor_notebook(path: Path, folder: Path) -> Path:
+    """The notebook cut down to its setup and import cells: a kernel start plus the imports."""
+    nb = nbformat.read(path, as_version=4)
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    nb.cells = nb.cells[: code_cells[1] + 1] if len(code_cells) > 1 else nb.cells
+    target = folder / path.relative_to(ROOT)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(target))
+    return target
+
+
+def bench_course(jobs: int) -> dict:
+    """Every notebook's wall time next to its floor; the whole course with ``jobs`` at once."""
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("hw*/hw*.ipynb")) \
+        + sorted((ROOT / "assignments").glob("hw*/hw*.ipynb"))
+    with tempfile.TemporaryDirectory() as scratch:
+        floors = {p: floor_notebook(p, Path(scratch)) for p in notebooks}
+        # the student versions read from assignments/, so the floors sit in a folder of that name too
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            full = dict(zip(notebooks, pool.map(lambda p: measure(_execute_command(p)), notebooks)))
+        total_wall = time.perf_counter() - start
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            floor = dict(zip(notebooks, pool.map(lambda p: measure(_execute_command(floors[p])), notebooks)))
+    rows = []
+    for path in notebooks:
+        rows.append({
+            "notebook": str(path.relative_to(ROOT)), "seconds": full[path]["seconds"],
+            "floor_seconds": floor[path]["seconds"], "peak_mib": full[path]["peak_mib"],
+            "ok": full[path]["returncode"] == 0,
+        })
+    return {"jobs": jobs, "total_wall_s": total_wall, "sum_s": sum(r["seconds"] for r in rows), "notebooks": rows}
+
+
+def bench_training(repeat: int, samples: int) -> dict:
+    run = measure([sys.executable, str(ROOT / "benchmarks" / "training.py"), "--repeat", str(repeat),
+                   "--samples", str(samples)])
+    if run["returncode"] != 0:
+        raise RuntimeError("training benchmark failed:\n" + run["output"][-2000:])
+    result = json.loads(run["output"].strip().splitlines()[-1])
+    result["peak_mib"] = run["peak_mib"]
+    return result
+
+
+def bench_release(repeat: int) -> dict:
+    times, peaks = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as out:
+            run = measure([sys.executable, "-m", "course_utils", "release", "--output", out])
+            if run["returncode"] != 0:
+                raise RuntimeError("release failed:\n" + run["output"][-2000:])
+            times.append(run["seconds"])
+            peaks.append(run["peak_mib"])
+    return {"seconds": statistics.median(times), "runs": times, "peak_mib": max(peaks),
+            "assignments": len(list((ROOT / "solutions").glob("hw*/hw*.ipynb")))}
+
+
+def bench_grading(repeat: int, assignment: str = "hw08_pytorch_mlp", students: int = 4) -> dict | None:
+    """Seconds per submission through ``dlcourse grade`` (1 and 2 jobs) next to nbclient alone."""
+    from course_utils import cli
+
+    if not hasattr(cli, "grade"):  # the grading command is not there yet
+        return None
+    solution = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
+    if not solution.is_file():
+        return None
+    plain, single, double, peaks = [], [], [], []
+    for _ in range(repeat):
+        plain.append(measure(_execute_command(solution))["seconds"])
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch) / "submissions"
+            for i in range(students):
+                target = folder / f"student{i:02d}" / f"{assignment}.ipynb"
+                target.parent.mkdir(parents=True)
+                target.write_bytes(solution.read_bytes())
+            for jobs, bucket in ((1, single), (2, double)):
+                out = Path(scratch) / f"out{jobs}"
+                run = measure([sys.executable, "-m", "course_utils", "grade", str(folder), "--assignment", assignment,
+                               "--output", str(out), "--jobs", str(jobs)])
+                if run["returncode"] != 0:
+                    raise RuntimeError(f"dlcourse grade --jobs {jobs} failed:\n" + run["output"][-3000:])
+                bucket.append(run["seconds"] / students)
+                peaks.append(run["peak_mib"])
+    per_submission, nbclient_alone = statistics.median(single), statistics.median(plain)
+    return {"assignment": assignment, "students": students, "per_submission_s": per_submission,
+            "nbclient_s": nbclient_alone, "overhead": per_submission / nbclient_alone,
+            "per_submission_jobs2_s": statistics.median(double),
+            "speedup_jobs2": per_submission / statistics.median(double), "peak_mib": max(peaks)}
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, torch {torch.__version__}, "
+            f"{time.strftime('%Y-%m-%d')}")
+
+
+def markdown(results: dict) -> str:
+    lines = [f"Measured by `dlcourse bench` on {results['machine']}.", ""]
+    course = results.get("course")
+    if course:
+        slow = [r for r in course["notebooks"] if r["seconds"] > NOTEBOOK_TARGET_S]
+        lines += [
+            f"**Course execution** — {len(course['notebooks'])} notebooks, {course['sum_s']:.0f} s one after another, "
+            f"**{course['total_wall_s']:.0f} s** wall with {course['jobs']} at once; "
+            f"{len(slow)} over the {NOTEBOOK_TARGET_S:.0f} s target. The floor is a kernel start plus the notebook's "
+            "imports (its first two code cells).", "",
+            "| notebook | seconds | floor (s) | peak MiB |", "|---|---:|---:|---:|",
+        ]
+        lines += [f"| {r['notebook']} | {r['seconds']:.1f} | {r['floor_seconds']:.1f} | {r['peak_mib']:.0f} |"
+                  for r in course["notebooks"]]
+        lines.append("")
+    training = results.get("training")
+    if training:
+        lines += [
+            f"**Training speed** — one epoch of 784-256-128-10 on {training['samples']} × 784 (median of "
+            f"{training['repeat']}, {training['torch_threads']} torch threads):", "",
+            "| loop | seconds | × bound |", "|---|---:|---:|",
+            f"| the course's loop (in-memory batches of {training['batch_size']}) | {training['course_loop_s']:.2f} | "
+            f"{training['course_over_bound']:.2f} |",
+        ]
+        if "dataloader_s" in training:
+            lines.append(f"| per-sample `DataLoader`, batch {training['loader_batch_size']} | "
+                         f"{training['dataloader_s']:.2f} | {training['dataloader_s'] / training['bound_s']:.2f} |")
+        lines += [f"| bound: {training['epoch_gflop']:.1f} GFLOP at the measured {training['matmul_gflops']:.1f} "
+                  f"GFLOP/s | {training['bound_s']:.2f} | 1.00 |", f"Peak memory {training['peak_mib']:.0f} MiB.", ""]
+    grading = results.get("grading")
+    if grading:
+        lines += [
+            f"**Grading throughput** — {grading['assignment']}, {grading['students']} submissions: "
+            f"{grading['per_submission_s']:.1f} s per submission through `dlcourse grade` vs "
+            f"{grading['nbclient_s']:.1f} s for nbclient alone (overhead ×{grading['overhead']:.2f}); "
+            f"`--jobs 2`: {grading['per_submission_jobs2_s']:.1f} s per submission, speedup "
+            f"×{grading['speedup_jobs2']:.2f}. Peak memory {grading['peak_mib']:.0f} MiB.", "",
+        ]
+    release = results.get("release")
+    if release:
+        lines += [f"**Release** — all {release['assignments']} student versions in {release['seconds']:.1f} s "
+                  f"(median of {len(release['runs'])}); peak memory {release['peak_mib']:.0f} MiB.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_readme(block: str, readme: Path = README) -> None:
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise RuntimeError(f"README.md needs the markers {START} and {END}")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{block}{END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dlcourse bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=["course", "training", "grading", "release"],
+                        help="run only these parts (default: all)")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats for training, grading and release")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks at once for the whole-course run")
+    parser.add_argument("--samples", type=int, default=60_000, help="training samples per epoch")
+    parser.add_argument("--readme", type=Path, default=README, help="the README whose table is rewritten")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's table")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to save the JSON results")
+    args = parser.parse_args(argv)
+    parts = set(args.only or ["course", "training", "grading", "release"])
+    results: dict = {"machine": machine()}
+    if "course" in parts:
+        results["course"] = bench_course(args.jobs)
+    if "training" in parts:
+        results["training"] = bench_training(args.repeat, args.samples)
+    if "grading" in parts:
+        results["grading"] = bench_grading(args.repeat)
+    if "release" in parts:
+        results["release"] = bench_release(args.repeat)
+    block = markdown(results)
+    print(block)
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
+    if not args.no_readme:
+        write_readme(block, args.readme)
+    failed = [r["notebook"] for r in results.get("course", {}).get("notebooks", []) if not r["ok"]]
+    if failed:
+        print("notebooks that failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The benchmark runner works end to end on small sizes (the real numbers live in the README)."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+
+def test_bench_release_and_training_write_results_and_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:start -->\nold\n<!-- bench:end -->\nrest\n")
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "course_utils", "bench", "--only", "training", "release", "--repeat", "1",
+         "--samples", "512", "--readme", str(readme), "--results", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(results.read_text())
+    assert data["training"]["bound_s"] > 0 and data["training"]["course_loop_s"] > 0
+    assert data["training"]["epoch_gflop"] > 0 and data["release"]["assignments"] >= 1
+    text = readme.read_text()
+    assert "old" not in text and "Training speed" in text and "Release" in text
+    assert text.startswith("intro\n") and text.endswith("rest\n")
+
+
+def test_epoch_flops_counts_forward_and_backward():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from training import epoch_flops
+    finally:
+        sys.path.pop(0)
+    forward = 2 * (784 * 256 + 256 * 128 + 128 * 10)
+    input_grads = 2 * (256 * 128 + 128 * 10)
+    assert epoch_flops(1) == 2 * forward + input_grads

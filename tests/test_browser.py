@@ -76,7 +76,8 @@ def server(tmp_path_factory):
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError("Jupyter server did not start:\n" + (root / "server.log").read_text()[-3000:]) from None
+                log_tail = (root / "server.log").read_text()[-3000:]
+                raise RuntimeError("Jupyter server did not start:\n" + log_tail) from None
             time.sleep(0.5)
     yield {"base": base, "token": token, "root": root}
     process.terminate()

@@ -38,18 +38,25 @@ def epoch_flops(n: int) -> float:
     return float(2 * forward + input_grads)
 
 
-def matmul_rate(batch: int, repeat: int = 20) -> float:
+def _sync(device: str) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_rate(batch: int, repeat: int = 20, device: str = "cpu") -> float:
     """FLOP/s of the epoch's own matmuls (forward and backward shapes), measured here."""
     flops, seconds = 0.0, 0.0
     for a, b in zip(SIZES[:-1], SIZES[1:]):
-        x, w, g = torch.randn(batch, a), torch.randn(b, a), torch.randn(batch, b)
+        x, w, g = (torch.randn(*shape, device=device) for shape in ((batch, a), (b, a), (batch, b)))
         for _ in range(3):  # warm-up
             x @ w.T
+        _sync(device)
         start = time.perf_counter()
         for _ in range(repeat):
             x @ w.T  # forward
             g.T @ x  # weight gradient
             g @ w  # input gradient
+        _sync(device)
         seconds += time.perf_counter() - start
         flops += repeat * 3 * 2 * batch * a * b
     return flops / seconds
@@ -60,14 +67,16 @@ def train_epoch_in_memory(model, X, y, batch_size: int, lr: float = 0.05) -> flo
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
+    _sync(X.device)
     start = time.perf_counter()
-    order = torch.randperm(len(X))
+    order = torch.randperm(len(X), device=X.device)
     for first in range(0, len(X), batch_size):
         index = order[first:first + batch_size]
         optimizer.zero_grad()
         loss = loss_fn(model(X[index]), y[index])
         loss.backward()
         optimizer.step()
+    _sync(X.device)
     return time.perf_counter() - start
 
 
@@ -94,7 +103,7 @@ def run(n: int = 60_000, batch_size: int = 256, loader_batch: int = 64, repeat: 
     y = torch.randint(0, SIZES[-1], (n,), device=device)
     course, loader, rates = [], [], []
     for _ in range(repeat):
-        rates.append(matmul_rate(batch_size))
+        rates.append(matmul_rate(batch_size, device=device))
         course.append(train_epoch_in_memory(make_model().to(device), X, y, batch_size))
         if device == "cpu":
             loader.append(train_epoch_dataloader(make_model(), X, y, loader_batch))
@@ -103,7 +112,7 @@ def run(n: int = 60_000, batch_size: int = 256, loader_batch: int = 64, repeat: 
     result = {
         "samples": n, "batch_size": batch_size, "loader_batch_size": loader_batch, "repeat": repeat,
         "epoch_gflop": flops / 1e9, "matmul_gflops": rate / 1e9, "bound_s": flops / rate,
-        "course_loop_s": statistics.median(course), "torch_threads": torch.get_num_threads(),
+        "course_loop_s": statistics.median(course), "torch_threads": torch.get_num_threads(), "device": device,
     }
     if loader:
         result["dataloader_s"] = statistics.median(loader)

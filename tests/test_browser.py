@@ -112,8 +112,14 @@ def page(browser):
 # JavaScript run in the page, against the app that expose_app_in_browser puts on window.jupyterapp.
 JS_NOTEBOOK_READY = """() => {
     const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    return !!(w && w.content && w.sessionContext && w.sessionContext.session
-              && w.sessionContext.session.kernel && w.sessionContext.session.kernel.status === 'idle');
+    return !!(w && w.content && w.context && w.context.isReady && w.content.widgets.length > 0
+              && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel
+              && w.sessionContext.session.kernel.status === 'idle');
+}"""
+JS_STARTED = """() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const first = w.content.widgets.find(c => c.model.type === 'code');
+    return w.sessionContext.session.kernel.status !== 'idle' || first.model.executionCount !== null;
 }"""
 JS_ALL_RUN = """() => {
     const w = window.jupyterapp.shell.currentWidget;
@@ -123,11 +129,35 @@ JS_ALL_RUN = """() => {
 }"""
 
 
-def run_all_cells(page, url: str) -> None:
+JS_PROGRESS = """() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const cells = w.content.widgets.filter(c => c.model.type === 'code');
+    const pending = cells.findIndex(c => c.model.executionCount === null);
+    const source = pending >= 0 ? cells[pending].model.sharedModel.getSource().slice(0, 300) : '';
+    return {kernel: w.sessionContext.session.kernel.status, cells: cells.length, firstNotRun: pending, source};
+}"""
+
+
+def run_all_cells(page, url: str, name: str) -> None:
     page.goto(url)
     page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_function(JS_ALL_RUN, timeout=RUN_TIMEOUT_MS, polling=1000)
+    for attempt in range(3):  # a command sent while the page is still settling can be dropped: send it again
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        try:
+            page.wait_for_function(JS_STARTED, timeout=20_000, polling=250)
+            break
+        except playwright_sync.TimeoutError:
+            if attempt == 2:
+                raise
+    try:
+        page.wait_for_function(JS_ALL_RUN, timeout=RUN_TIMEOUT_MS, polling=1000)
+    except playwright_sync.TimeoutError:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}_timeout.png"), full_page=True)
+        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        shown = errors.first.inner_text()[:1500] if errors.count() else "none"
+        raise AssertionError(f"{name}: not every cell ran within {RUN_TIMEOUT_MS / 1000:.0f} s; "
+                             f"progress {page.evaluate(JS_PROGRESS)}; first error shown: {shown}") from None
 
 
 def assert_no_errors(page, name: str) -> None:
@@ -213,7 +243,7 @@ def check_widgets(page, name: str) -> int:
 @pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
 def test_lecture_in_jupyterlab(server, page, lecture):
     url = f"{server['base']}/lab/tree/notebooks/{lecture.name}?token={server['token']}"
-    run_all_cells(page, url)
+    run_all_cells(page, url, lecture.stem)
     assert_no_errors(page, lecture.stem)
     check_widgets(page, lecture.stem)
 
@@ -221,6 +251,6 @@ def test_lecture_in_jupyterlab(server, page, lecture):
 def test_notebook7_interface(server, page):
     lecture = ROOT / "notebooks" / "03_logic_gates.ipynb"
     url = f"{server['base']}/notebooks/notebooks/{lecture.name}?token={server['token']}"
-    run_all_cells(page, url)
+    run_all_cells(page, url, "nb7_" + lecture.stem)
     assert_no_errors(page, "nb7_" + lecture.stem)
     check_widgets(page, "nb7_" + lecture.stem)

@@ -38,6 +38,6 @@ PY
 "$ENV/bin/python" -m pip freeze --all > "$ENV/freeze-after.txt"
 
 echo "== tests in the Colab environment"
-export PATH="$PWD/$ENV/bin:$PATH" COLAB_PARITY=1
+export PATH="$PWD/$ENV/bin:$PATH" COLAB_PARITY=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 exec "$ENV/bin/python" -m pytest -n "${TEST_JOBS:-auto}" -p no:cacheprovider \
   tests/test_colab_parity.py tests/test_notebooks.py tests/test_widget_*.py tests/test_colab.py "$@"

@@ -69,7 +69,11 @@ def floor_notebook(path: Path, folder: Path) -> Path:
 
 
 def bench_course(jobs: int) -> dict:
-    """Every notebook's wall time next to its floor; the whole course with ``jobs`` at once."""
+    """Every notebook's wall time next to its floor; the whole course with ``jobs`` at once.
+
+    As in the tests, each notebook gets one BLAS/OpenMP thread when several run at once.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1") if jobs > 1 else None
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("hw*/hw*.ipynb")) \
         + sorted((ROOT / "assignments").glob("hw*/hw*.ipynb"))
     with tempfile.TemporaryDirectory() as scratch:
@@ -77,10 +81,10 @@ def bench_course(jobs: int) -> dict:
         # the student versions read from assignments/, so the floors sit in a folder of that name too
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            full = dict(zip(notebooks, pool.map(lambda p: measure(_execute_command(p)), notebooks)))
+            full = dict(zip(notebooks, pool.map(lambda p: measure(_execute_command(p), env=env), notebooks)))
         total_wall = time.perf_counter() - start
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            floor = dict(zip(notebooks, pool.map(lambda p: measure(_execute_command(floors[p])), notebooks)))
+            floor = dict(zip(notebooks, pool.map(lambda p: measure(_execute_command(floors[p]), env=env), notebooks)))
     rows = []
     for path in notebooks:
         rows.append({

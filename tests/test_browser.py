@@ -27,8 +27,9 @@ from .conftest import LECTURES, ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
-RUN_TIMEOUT_MS = 180_000
-CHANGE_TIMEOUT_S = 20.0
+RUN_TIMEOUT_MS = 300_000
+CHANGE_TIMEOUT_S = 60.0
+READY_TIMEOUT_MS = 180_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -56,6 +57,10 @@ def server(tmp_path_factory):
     settings.mkdir(parents=True)
     # No "get notified about Jupyter news?" toast: it would cover the widgets in screenshots.
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    # Render every cell (no virtual scrolling), so that every widget is in the page to find and scroll to.
+    tracker = root / ".lab-settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -140,11 +145,11 @@ JS_PROGRESS = """() => {
 
 def run_all_cells(page, url: str, name: str) -> None:
     page.goto(url)
-    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=READY_TIMEOUT_MS, polling=500)
     for attempt in range(3):  # a command sent while the page is still settling can be dropped: send it again
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         try:
-            page.wait_for_function(JS_STARTED, timeout=20_000, polling=250)
+            page.wait_for_function(JS_STARTED, timeout=30_000, polling=250)
             break
         except playwright_sync.TimeoutError:
             if attempt == 2:
@@ -223,7 +228,7 @@ def check_widgets(page, name: str) -> int:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         area = areas.nth(i)
-        area.scroll_into_view_if_needed()
+        area.evaluate("element => element.scrollIntoView({block: 'center'})")
         image = area.locator("img.widget-image").first
         before_src, before = image.get_attribute("src"), image.screenshot()
         area.screenshot(path=str(ARTIFACTS / f"{name}_widget{i + 1}_before.png"))

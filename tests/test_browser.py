@@ -144,7 +144,8 @@ JS_PROGRESS = """() => {
 
 
 def run_all_cells(page, url: str, name: str) -> None:
-    page.goto(url)
+    # `reset` starts from an empty workspace: JupyterLab would otherwise reopen the notebooks of earlier tests
+    page.goto(url + "&reset")
     page.wait_for_function(JS_NOTEBOOK_READY, timeout=READY_TIMEOUT_MS, polling=500)
     for attempt in range(3):  # a command sent while the page is still settling can be dropped: send it again
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -163,6 +164,11 @@ def run_all_cells(page, url: str, name: str) -> None:
         shown = errors.first.inner_text()[:1500] if errors.count() else "none"
         raise AssertionError(f"{name}: not every cell ran within {RUN_TIMEOUT_MS / 1000:.0f} s; "
                              f"progress {page.evaluate(JS_PROGRESS)}; first error shown: {shown}") from None
+
+
+def shut_down_kernel(page) -> None:
+    """Stop this notebook's kernel so that later tests do not share the CPU with it."""
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
 
 
 def assert_no_errors(page, name: str) -> None:
@@ -249,13 +255,19 @@ def check_widgets(page, name: str) -> int:
 def test_lecture_in_jupyterlab(server, page, lecture):
     url = f"{server['base']}/lab/tree/notebooks/{lecture.name}?token={server['token']}"
     run_all_cells(page, url, lecture.stem)
-    assert_no_errors(page, lecture.stem)
-    check_widgets(page, lecture.stem)
+    try:
+        assert_no_errors(page, lecture.stem)
+        check_widgets(page, lecture.stem)
+    finally:
+        shut_down_kernel(page)
 
 
 def test_notebook7_interface(server, page):
     lecture = ROOT / "notebooks" / "03_logic_gates.ipynb"
     url = f"{server['base']}/notebooks/notebooks/{lecture.name}?token={server['token']}"
     run_all_cells(page, url, "nb7_" + lecture.stem)
-    assert_no_errors(page, "nb7_" + lecture.stem)
-    check_widgets(page, "nb7_" + lecture.stem)
+    try:
+        assert_no_errors(page, "nb7_" + lecture.stem)
+        check_widgets(page, "nb7_" + lecture.stem)
+    finally:
+        shut_down_kernel(page)

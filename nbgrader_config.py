@@ -10,17 +10,18 @@ records everything. Set ``NBGRADER_DB_URL`` to use another database, e.g.
 import os
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     Execute,
+    GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
 
-from course_utils.grading import StderrIsNotFailure
+from course_utils.grading import HideHiddenTests, StderrIsNotFailure
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -53,3 +54,7 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+# Feedback never shows the hidden tests, nor the tracebacks that would quote them (nbgrader #917, #1363).
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# `dlcourse grade` (course_utils/grading) runs on top of this file: it swaps Execute for GuardedExecute
+# (sandbox, per-notebook limits, tamper guard) and grades every student in isolation.

@@ -4,6 +4,7 @@
     dlcourse check [PATHS]       execute notebooks top to bottom; a table of times and status
     dlcourse release [IDS]       generate the student versions in assignments/ from solutions/
     dlcourse sync-setup          rewrite every notebook's setup cell from course_utils.colab
+    dlcourse grade [IDS]         grade a class: sandboxed autograding, feedback, grades.csv, a summary
     dlcourse bench [--only ...]  benchmarks: notebook times, training speed, grading, release; into the README
 """
 
@@ -266,6 +267,14 @@ def bench(bench_args: Sequence[str]) -> int:
     return subprocess.run([sys.executable, str(script), *bench_args], cwd=root, env=nbgrader_env()).returncode
 
 
+# ---------------------------------------------------------------- grade
+def grade(args: argparse.Namespace) -> int:
+    """Grade a class: intake, sandboxed autograding, feedback, grades.csv and a summary (course_utils.grading)."""
+    from course_utils.grading.runner import run_from_args
+
+    return run_from_args(args)
+
+
 # ---------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlcourse", description="Tools for the deep-learning course.")
@@ -282,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write the student versions here instead of assignments/")
     p.set_defaults(func=release)
     commands.add_parser("sync-setup", help="rewrite every notebook's setup cell").set_defaults(func=sync_setup)
+    from course_utils.grading.runner import add_arguments as add_grade_arguments
+
+    p = commands.add_parser("grade", help="grade a class: sandboxed autograding, feedback, grades.csv, a summary")
+    add_grade_arguments(p)
+    p.set_defaults(func=grade)
     # `dlcourse bench ARGS` hands ARGS to benchmarks/run.py (see main); listed here for --help.
     commands.add_parser("bench", help="measure notebooks, training, grading and release; update the README")
     return parser

@@ -10,15 +10,20 @@ echo "== installing course_utils with the lab, grading and dev extras into .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,grading,dev]"
 .venv/bin/dlcourse doctor
 
-# The browser tests drive Debian's Chromium (never a downloaded browser).
-if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+# Debian packages some tests need: Chromium for the browser tests (never a downloaded browser),
+# bubblewrap for the grading sandbox, PostgreSQL for the gradebook-on-PostgreSQL test.
+packages=()
+[ -n "${CHROMIUM:-}" ] || [ -x /usr/bin/chromium ] || packages+=(chromium)
+command -v bwrap >/dev/null || packages+=(bubblewrap)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || packages+=(postgresql)
+if [ ${#packages[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null; then
-    echo "== installing Debian's chromium for the browser tests"
+    echo "== installing Debian packages for the tests: ${packages[*]}"
     sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    echo "== no apt-get: the browser tests will be skipped (set CHROMIUM=/path/to/chromium to run them)"
+    echo "== no apt-get: install ${packages[*]} yourself (the browser, sandbox and PostgreSQL tests need them)"
   fi
 fi
 

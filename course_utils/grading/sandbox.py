@@ -1,0 +1,355 @@
+"""The sandbox a student's notebook runs in: bubblewrap, resource limits and an unprivileged user.
+
+``dlcourse grade`` makes nbgrader start every kernel through
+:class:`~course_utils.grading.execute.SandboxedKernelManager`. Its command line is this module, which wraps
+the usual ``python -m ipykernel_launcher -f kernel.json`` in Debian's
+``bwrap`` (bubblewrap; no daemon, no root needed)::
+
+    python -m course_utils.grading.sandbox --workdir W --conn-dir D --limits JSON -- <kernel argv>
+      -> bwrap <namespaces, mounts> -- python -m course_utils.grading.sandbox --inner ... -- <kernel argv>
+           -> (inside) set resource limits, drop to the sandbox user, exec the kernel
+
+Inside, the kernel sees a filesystem made of read-only system folders (``/usr``,
+the Python installation, the virtual environment and ``course_utils``), a
+private ``/tmp``, and its own working copy at ``/home/student/work`` -- a
+scratch copy of the submission folder, the only place it can write. The
+course (``solutions/``, the gradebook, other students' work) is not there at
+all. It has no network (a new, empty network namespace), its own process
+namespace (it sees no other process and everything it starts dies with it),
+and the limits of :class:`~course_utils.grading.limits.Limits`: CPU time,
+memory, processes, file size, open files. The kernel talks to nbgrader over
+Unix sockets in a private folder (``--conn-dir``), since it has no network.
+
+When the grader runs as root, the kernel runs as an unprivileged user of its
+own (:func:`sandbox_uid`: one per course and worker slot, so that kernels
+graded at the same time never share a process limit); otherwise bubblewrap
+maps the grader's own user into a new user namespace.
+
+Example:
+    >>> problem = sandbox_problem()  # doctest: +SKIP
+    >>> problem is None  # None: bubblewrap works here  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from course_utils.grading.limits import Limits
+
+SANDBOX_UID = 62000
+"""First user id the kernels run as when the grader is root (see :func:`sandbox_uid`)."""
+
+MAX_SLOTS = 64
+"""Worker slots per course: ``--jobs`` can be at most this."""
+
+WORK_DIR = "/home/student/work"
+"""Where the student's working copy appears inside the sandbox (the kernel's current directory)."""
+
+HOME = "/tmp/home"
+"""The kernel's home folder inside the sandbox (in the private, size-limited /tmp)."""
+
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+"""Host folders the sandbox sees read-only (besides Python, the virtual environment and course_utils)."""
+
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
+"""Files of the host's /etc the sandbox sees read-only; passwd, group, hosts and nsswitch.conf are made up."""
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+"""One thread per kernel: fair when grading several students at once, and well under the process limit."""
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be set up on this machine; the message says why and what to install."""
+
+
+def find_bwrap() -> str | None:
+    """The path of ``bwrap``, or ``None`` when bubblewrap is not installed.
+
+    Example:
+        >>> find_bwrap()  # doctest: +SKIP
+        '/usr/bin/bwrap'
+    """
+    return os.environ.get("DLCOURSE_BWRAP") or shutil.which("bwrap")
+
+
+def sandbox_problem() -> str | None:
+    """Why the sandbox cannot run here, or ``None`` when it can (it starts a trivial sandbox to find out).
+
+    Example:
+        >>> sandbox_problem()  # doctest: +SKIP
+    """
+    bwrap = find_bwrap()
+    if bwrap is None:
+        return ("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (Debian/Ubuntu) or "
+                "`dnf install bubblewrap`; or grade trusted work without isolation: --sandbox none")
+    command = [bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--dev", "/dev", "--proc", "/proc"]
+    if os.geteuid() != 0:
+        command.append("--unshare-user")
+    try:
+        done = subprocess.run([*command, "true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not start: {error}"
+    if done.returncode != 0:
+        return (f"bubblewrap cannot create namespaces here: {done.stderr.strip()}. Unprivileged user namespaces "
+                "must be allowed (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 the bwrap AppArmor "
+                "profile), or run the grader as root")
+    return None
+
+
+def sandbox_uid(slot: int = 0, course: str | None = None) -> int:
+    """The user id the kernels of worker ``slot`` run as when the grader is root.
+
+    Each course gets its own block of :data:`MAX_SLOTS` ids (from a hash of its
+    path), so that two courses graded at once on one machine never share the
+    per-user process limit.
+
+    Example:
+        >>> sandbox_uid(2)
+        62002
+        >>> 62000 <= sandbox_uid(0, "/srv/course") < 62000 + 1000 * MAX_SLOTS
+        True
+    """
+    if not 0 <= slot < MAX_SLOTS:
+        raise ValueError(f"slot: expected 0 to {MAX_SLOTS - 1}, got {slot}")
+    block = zlib.crc32(course.encode()) % 1000 if course else 0
+    return SANDBOX_UID + block * MAX_SLOTS + slot
+
+
+# ---------------------------------------------------------------- the command line
+def _readonly_paths() -> list[str]:
+    """Host folders the kernel needs, read-only: system, Python, the virtual environment, course_utils."""
+    import course_utils
+
+    candidates = [*SYSTEM_PATHS, sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix,
+                  os.path.dirname(os.path.realpath(sys.executable)), str(Path(course_utils.__file__).parent)]
+    paths: list[str] = []
+    for candidate in candidates:
+        if not os.path.exists(candidate):
+            continue
+        real = candidate if os.path.islink(candidate) and candidate in SYSTEM_PATHS else os.path.realpath(candidate)
+        if real not in paths:
+            paths.append(real)
+    return paths
+
+
+def _write_etc(folder: Path, uid: int, gid: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "passwd").write_text(f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                                   f"student:x:{uid}:{gid}:student:{HOME}:/usr/sbin/nologin\n")
+    (folder / "group").write_text(f"root:x:0:\nstudent:x:{gid}:\n")
+    (folder / "hosts").write_text("127.0.0.1 localhost\n::1 localhost\n")
+    (folder / "nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files\n")
+
+
+def _parent_folders(mounts: Sequence[str]) -> list[str]:
+    """The folders above the mount points that no mount provides, shallowest first."""
+    def inside_a_mount(folder: str) -> bool:
+        return any(folder == m or folder.startswith(m.rstrip("/") + "/") for m in mounts)
+
+    parents = set()
+    for mount in mounts:
+        for parent in Path(mount).parents:
+            if str(parent) != "/" and not inside_a_mount(str(parent)):
+                parents.add(str(parent))
+    return sorted(parents, key=lambda p: (p.count("/"), p))
+
+
+def bwrap_command(workdir: str, conn_dir: str, limits: Limits, uid: int, kernel: Sequence[str],
+                  bwrap: str | None = None) -> list[str]:
+    """The full ``bwrap`` command line that runs ``kernel`` in the sandbox.
+
+    ``workdir`` is the student's scratch working copy (mounted read-write at
+    :data:`WORK_DIR`), ``conn_dir`` the folder of the kernel's connection file
+    and sockets. ``uid`` is used when the grader is root.
+
+    Example:
+        >>> cmd = bwrap_command("/tmp/w", "/tmp/c", Limits(), 62000, ["python", "-V"], bwrap="bwrap")
+        >>> cmd[0], "--unshare-net" in cmd, cmd[-2:]
+        ('bwrap', True, ['python', '-V'])
+    """
+    bwrap = bwrap or find_bwrap()
+    if bwrap is None:
+        raise SandboxError(sandbox_problem() or "bubblewrap is not installed")
+    root = os.geteuid() == 0
+    etc = Path(conn_dir) / "etc"
+    command = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+               "--hostname", "sandbox", "--die-with-parent", "--clearenv"]
+    if not root:
+        command += ["--unshare-user", "--disable-userns"]
+    readonly = _readonly_paths()
+    binds: list[tuple[str, str, str]] = [("--ro-bind", path, path) for path in readonly]
+    binds += [("--ro-bind-try", f"/etc/{name}", f"/etc/{name}") for name in ETC_FILES]
+    binds += [("--ro-bind", str(etc / name), f"/etc/{name}") for name in ("passwd", "group", "hosts", "nsswitch.conf")]
+    mounts = [dest for _, _, dest in binds] + ["/proc", "/dev", "/tmp", WORK_DIR, conn_dir]
+    # bwrap creates missing parent folders with mode 0700; the unprivileged kernel must be able to pass them.
+    for folder in _parent_folders(mounts):
+        command += ["--perms", "0755", "--dir", folder]
+    for option, source, dest in binds:
+        command += [option, source, dest]
+    size = str(limits.tmp_mb * 1024 * 1024)
+    command += ["--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+                "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
+                "--bind", workdir, WORK_DIR, "--bind", conn_dir, conn_dir, "--chdir", WORK_DIR]
+    environment = {
+        "HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+        "IPYTHONDIR": f"{HOME}/.ipython", "MPLCONFIGDIR": f"{HOME}/.config/matplotlib",
+        "XDG_CACHE_HOME": f"{HOME}/.cache", "XDG_CONFIG_HOME": f"{HOME}/.config",
+        "COURSE_OFFLINE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "DLCOURSE_SANDBOX": "1",
+        **{name: "1" for name in THREAD_VARIABLES},
+    }
+    for name, value in environment.items():
+        command += ["--setenv", name, value]
+    inner = [sys.executable, "-m", "course_utils.grading.sandbox", "--inner",
+             "--limits", json.dumps(limits.to_dict()), "--uid", str(uid if root else -1)]
+    return [*command, "--", *inner, "--", *kernel]
+
+
+def describe_exit(code: int, limits: Limits) -> str:
+    """A sentence for the exit status of the sandbox (bubblewrap reports death by signal N as 128 + N).
+
+    Example:
+        >>> describe_exit(152, Limits(cpu_seconds=10))
+        'the kernel used up its CPU time (10 s) and was stopped (SIGXCPU)'
+    """
+    signals = {
+        int(signal.SIGXCPU): f"the kernel used up its CPU time ({limits.cpu_seconds} s) and was stopped (SIGXCPU)",
+        int(signal.SIGKILL): "the kernel was killed (SIGKILL): out of memory, or past the hard CPU limit",
+        int(signal.SIGSEGV): "the kernel crashed (segmentation fault)",
+        int(signal.SIGABRT): "the kernel aborted (SIGABRT), e.g. a failed memory allocation in compiled code",
+        int(signal.SIGBUS): "the kernel crashed (bus error)",
+        int(signal.SIGXFSZ): f"the kernel wrote a file over the {limits.file_mb} MiB limit (SIGXFSZ)",
+    }
+    if code > 128 and code - 128 in signals:
+        return signals[code - 128]
+    if code > 128:
+        return f"the kernel was stopped by signal {code - 128} ({signal.Signals(code - 128).name})" \
+            if code - 128 in {s.value for s in signal.Signals} else f"the kernel exited with status {code}"
+    if code < 0:
+        return describe_exit(128 - code, limits)
+    return f"the kernel exited with status {code} (os._exit() or a crash)"
+
+
+# ---------------------------------------------------------------- the two stages of the command
+def die_with_parent(parent: int = 0) -> None:
+    """Have Linux kill this process (SIGKILL) when its parent dies; exit now if ``parent`` is already gone.
+
+    The setting survives ``exec`` (bwrap is not set-user-ID), so a kernel started just as the grader is
+    killed cannot outlive it.
+
+    Example:
+        >>> die_with_parent(os.getppid())  # doctest: +SKIP
+    """
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the runner's own clean-up has to do
+        return
+    if parent and os.getppid() != parent:
+        os._exit(3)
+
+
+def _launch(args: argparse.Namespace, kernel: list[str]) -> None:
+    """Outside the sandbox: prepare the folders, then become bwrap."""
+    die_with_parent(args.parent)
+    limits = Limits(**json.loads(args.limits))
+    uid = args.uid
+    _write_etc(Path(args.conn_dir) / "etc", uid if os.geteuid() == 0 else os.getuid(),
+               uid if os.geteuid() == 0 else os.getgid())
+    if os.geteuid() == 0:  # the kernel runs as `uid`: it must own its working copy and socket folder
+        for folder in (args.workdir, args.conn_dir):
+            os.chown(folder, uid, uid)
+            for base, dirs, files in os.walk(folder):
+                for name in dirs + files:
+                    os.chown(os.path.join(base, name), uid, uid, follow_symlinks=False)
+        os.chmod(args.conn_dir, 0o700)
+    command = bwrap_command(args.workdir, args.conn_dir, limits, uid, kernel)
+    # jupyter_client interrupts the kernel by sending SIGINT to this process group: bwrap must ignore it
+    # (ipykernel installs its own handler while it runs a cell).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.execv(command[0], command)
+
+
+def _set_limits(limits: Limits) -> None:
+    import resource
+
+    mib = 1024 * 1024
+    for name, soft, hard in (
+        ("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 5),
+        ("RLIMIT_DATA", limits.memory_mb * mib, limits.memory_mb * mib),
+        ("RLIMIT_AS", limits.address_space_mb * mib, limits.address_space_mb * mib),
+        ("RLIMIT_NPROC", limits.processes, limits.processes),
+        ("RLIMIT_FSIZE", limits.file_mb * mib, limits.file_mb * mib),
+        ("RLIMIT_NOFILE", limits.open_files, limits.open_files),
+        ("RLIMIT_CORE", 0, 0),
+    ):
+        which = getattr(resource, name)
+        _, current_hard = resource.getrlimit(which)
+        if current_hard != resource.RLIM_INFINITY:
+            hard = min(hard, current_hard)
+            soft = min(soft, hard)
+        resource.setrlimit(which, (soft, hard))
+
+
+def _no_new_privileges() -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_no_new_privs = 38
+    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+
+
+def _inner(args: argparse.Namespace, kernel: list[str]) -> None:
+    """Inside the sandbox: limits, then the unprivileged user, then the kernel."""
+    _set_limits(Limits(**json.loads(args.limits)))
+    if os.geteuid() == 0 and args.uid >= 0:
+        os.setgroups([])
+        os.setresgid(args.uid, args.uid, args.uid)
+        os.setresuid(args.uid, args.uid, args.uid)
+    _no_new_privileges()
+    os.makedirs(HOME, exist_ok=True)
+    os.execv(kernel[0], kernel)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``python -m course_utils.grading.sandbox`` (the command line of a sandboxed kernel)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" not in argv:
+        raise SystemExit("usage: python -m course_utils.grading.sandbox [--inner] OPTIONS -- KERNEL COMMAND")
+    split = argv.index("--")
+    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.sandbox")
+    parser.add_argument("--inner", action="store_true", help="(inside bwrap) set limits, drop privileges, exec")
+    parser.add_argument("--workdir", help="the student's scratch working copy")
+    parser.add_argument("--conn-dir", help="the kernel's connection-file folder")
+    parser.add_argument("--limits", required=True, help="Limits as JSON")
+    parser.add_argument("--uid", type=int, default=-1, help="user id to run as when started as root")
+    parser.add_argument("--parent", type=int, default=0, help="the grading worker's pid: exit if it is gone")
+    args = parser.parse_args(argv[:split])
+    kernel = argv[split + 1:]
+    if not kernel:
+        raise SystemExit("sandbox: no kernel command after --")
+    if args.inner:
+        _inner(args, kernel)
+    else:
+        if not (args.workdir and args.conn_dir):
+            raise SystemExit("sandbox: --workdir and --conn-dir are required")
+        _launch(args, kernel)
+
+
+if __name__ == "__main__":
+    main()

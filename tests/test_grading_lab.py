@@ -1,0 +1,134 @@
+"""nbgrader's instructor interface in the course's JupyterLab, checked in Debian's Chromium.
+
+nbgrader issue #1948 reported its JupyterLab extension flagged incompatible with JupyterLab >= 4.3
+(an @jupyter/ydoc conflict in nbgrader 0.9.4). With the versions the course installs, this test opens
+JupyterLab on a course folder (hw03 released into a gradebook) and checks that the extension's plugins
+are activated, that the Nbgrader menu is there, that the Formgrader lists the assignment, that Create
+Assignment shows the nbgrader cell toolbar on the source notebook, and that the student version gets
+the Validate button. Screenshots go to ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .grading_cases import ASSIGNMENT, NOTEBOOK
+from .grading_cases.harness import make_course
+from .test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401 - fixtures reused
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+PLUGINS = ["@jupyter/nbgrader:menu", "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+           "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
+           "@jupyter/nbgrader:validate-assignment"]
+COMMANDS = ["nbgrader:open-formgrader", "nbgrader:open-create-assignment", "nbgrader:open-assignment-list",
+            "nbgrader:open-course-list"]
+JS_APP_READY = "() => !!(window.jupyterapp && window.jupyterapp.started && document.querySelector('.lm-MenuBar'))"
+JS_NOTEBOOK_READY = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    return !!(w && w.content && w.content.widgets && w.content.widgets.length && w.context && w.context.isReady);
+}"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a course folder whose gradebook knows hw03 (what an instructor opens)."""
+    from course_utils.cli import nbgrader_env
+
+    course = make_course(tmp_path_factory.mktemp("lab"))
+    done = subprocess.run([sys.executable, "-m", "course_utils", "release", ASSIGNMENT], cwd=course,
+                          capture_output=True, text=True, env=nbgrader_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    port, token = _free_port(), secrets.token_hex(16)
+    settings = course / ".lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    env = {**nbgrader_env(), "JUPYTER_CONFIG_DIR": str(course / ".jupyter"),
+           "JUPYTER_RUNTIME_DIR": str(course / ".runtime"), "JUPYTERLAB_SETTINGS_DIR": str(course / ".lab-settings")}
+    log = open(course / "server.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
+            break
+        except OSError as error:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("JupyterLab did not start:\n" + (course / "server.log").read_text()[-3000:]) \
+                    from error
+            time.sleep(0.5)
+    yield {"base": base, "token": token, "course": course}
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def _open(page, lab, path: str = "") -> None:  # noqa: F811 - page is the fixture from test_browser
+    page.goto(f"{lab['base']}/lab{'/tree/' + path if path else ''}?token={lab['token']}")
+    page.wait_for_function(JS_APP_READY, timeout=90_000, polling=500)
+
+
+def _shot(page, name: str) -> None:  # noqa: F811
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"nbgrader_{name}.png"))
+
+
+def test_nbgrader_extension_loads_in_the_course_jupyterlab(lab, page):  # noqa: F811
+    _open(page, lab)
+    state = page.evaluate("(ids) => ids.map(id => [id, window.jupyterapp.hasPlugin(id), "
+                          "window.jupyterapp.isPluginActivated(id)])", PLUGINS)
+    assert all(has and active for _, has, active in state), f"nbgrader plugins (id, present, active): {state}"
+    commands = page.evaluate("(ids) => ids.filter(id => !window.jupyterapp.commands.hasCommand(id))", COMMANDS)
+    assert commands == [], f"missing nbgrader commands: {commands}"
+    assert page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").count() == 1, "no Nbgrader menu"
+    done = subprocess.run([sys.executable, "-m", "jupyter", "labextension", "list"], capture_output=True,
+                          text=True, env={**os.environ, "NO_COLOR": "1"})
+    listing = [line for line in (done.stdout + done.stderr).splitlines() if "@jupyter/nbgrader" in line]
+    assert listing and "OK" in listing[0] and "X" not in listing[0].split("enabled")[-1], listing
+
+
+def test_formgrader_lists_the_released_assignment(lab, page):  # noqa: F811
+    _open(page, lab)
+    page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-formgrader')")
+    iframe = page.wait_for_selector('iframe[src*="formgrader"]', timeout=120_000)
+    frame = iframe.content_frame()
+    assert frame is not None, "the Formgrader tab holds no page"
+    frame.locator("text=" + ASSIGNMENT).first.wait_for(timeout=120_000)  # the table is filled by a request
+    _shot(page, "formgrader")
+
+
+def test_create_assignment_shows_the_cell_toolbar_on_the_source(lab, page):  # noqa: F811
+    _open(page, lab, f"solutions/{ASSIGNMENT}/{NOTEBOOK}")
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
+    page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-create-assignment')")
+    page.locator(".nbgrader-CellWidget").first.wait_for(timeout=30_000)
+    types = page.locator(".nbgrader-CellType select").evaluate_all("els => els.map(e => e.value)")
+    assert "tests" in types and "solution" in types, f"cell types shown: {types}"
+    _shot(page, "create_assignment")
+
+
+def test_student_version_has_the_validate_button(lab, page):  # noqa: F811
+    path = Path("assignments") / ASSIGNMENT / NOTEBOOK
+    assert (lab["course"] / path).is_file()
+    _open(page, lab, str(path))
+    page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
+    page.get_by_role("button", name="Validate").first.wait_for(timeout=30_000)
+    _shot(page, "validate")

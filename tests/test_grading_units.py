@@ -271,6 +271,20 @@ def test_bwrap_command_isolates_network_processes_and_files():
     assert _parent_folders(["/usr", "/a/b/c", "/tmp", "/tmp/x"]) == ["/a", "/a/b"]
 
 
+def test_a_course_cloned_under_tmp_stays_visible_in_the_sandbox(monkeypatch):
+    """The private /tmp is mounted before the binds: a virtual environment in /tmp/... is not hidden by it."""
+    from course_utils.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "_readonly_paths", lambda: ["/usr", "/tmp/clone/.venv", "/tmp/clone/course_utils"])
+    command = bwrap_command("/tmp/work", "/tmp/conn", Limits(), 62000, ["python"], bwrap="bwrap")
+    tmpfs = command.index("/tmp", command.index("--tmpfs"))
+    venv = command.index("/tmp/clone/.venv")
+    assert tmpfs < venv, "the /tmp tmpfs must come before the binds under it"
+    made = [command[i + 1] for i, word in enumerate(command) if word == "--dir"]
+    assert "/tmp/clone" in made and command.index("/tmp/clone") > tmpfs
+    assert "/tmp" not in made
+
+
 def test_worker_db_url_waits_for_a_busy_sqlite_gradebook():
     assert worker_db_url("sqlite:////x/gradebook.db").endswith("?timeout=60")
     assert worker_db_url("sqlite:////x/g.db?timeout=5").endswith("?timeout=5")

@@ -151,15 +151,23 @@ def _write_etc(folder: Path, uid: int, gid: int) -> None:
     (folder / "nsswitch.conf").write_text("passwd: files\ngroup: files\nhosts: files\n")
 
 
-def _parent_folders(mounts: Sequence[str]) -> list[str]:
-    """The folders above the mount points that no mount provides, shallowest first."""
+def _parent_folders(mounts: Sequence[str], tmpfs: Sequence[str] = ()) -> list[str]:
+    """The folders above the mount points that no mount provides, shallowest first.
+
+    A folder inside a ``tmpfs`` (an empty private /tmp) exists only when it is made, so it is listed too
+    (a virtual environment under /tmp, say); the tmpfs mount points themselves are not.
+
+    Example:
+        >>> _parent_folders(["/usr", "/tmp/ci/.venv", "/home/student/work"], tmpfs=["/tmp"])
+        ['/home', '/home/student', '/tmp/ci']
+    """
     def inside_a_mount(folder: str) -> bool:
         return any(folder == m or folder.startswith(m.rstrip("/") + "/") for m in mounts)
 
     parents = set()
     for mount in mounts:
         for parent in Path(mount).parents:
-            if str(parent) != "/" and not inside_a_mount(str(parent)):
+            if str(parent) != "/" and str(parent) not in tmpfs and not inside_a_mount(str(parent)):
                 parents.add(str(parent))
     return sorted(parents, key=lambda p: (p.count("/"), p))
 
@@ -190,17 +198,19 @@ def bwrap_command(workdir: str, conn_dir: str, limits: Limits, uid: int, kernel:
     binds: list[tuple[str, str, str]] = [("--ro-bind", path, path) for path in readonly]
     binds += [("--ro-bind-try", f"/etc/{name}", f"/etc/{name}") for name in ETC_FILES]
     binds += [("--ro-bind", str(etc / name), f"/etc/{name}") for name in ("passwd", "group", "hosts", "nsswitch.conf")]
-    mounts = [dest for _, _, dest in binds] + ["/proc", "/dev", "/tmp", WORK_DIR, conn_dir]
-    # bwrap creates missing parent folders with mode 0700; the unprivileged kernel must be able to pass them.
-    for folder in _parent_folders(mounts):
-        command += ["--perms", "0755", "--dir", folder]
-    for option, source, dest in binds:
-        command += [option, source, dest]
+    mounts = [dest for _, _, dest in binds] + ["/proc", "/dev", WORK_DIR, conn_dir]
+    # The private /tmp comes first, so that what is bound below it (a course cloned into /tmp, its
+    # virtual environment) is mounted on top of it rather than hidden by it.
     size = str(limits.tmp_mb * 1024 * 1024)
     command += ["--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-                "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
-                "--bind", workdir, WORK_DIR, "--bind", conn_dir, conn_dir, "--chdir", WORK_DIR]
+                "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    # bwrap creates missing parent folders with mode 0700; the unprivileged kernel must be able to pass them.
+    for folder in _parent_folders(mounts, tmpfs=["/tmp", "/dev/shm"]):
+        command += ["--perms", "0755", "--dir", folder]
+    for option, source, dest in binds:
+        command += [option, source, dest]
+    command += ["--bind", workdir, WORK_DIR, "--bind", conn_dir, conn_dir, "--chdir", WORK_DIR]
     environment = {
         "HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),

@@ -18,7 +18,9 @@ def test_bench_release_and_training_write_results_and_readme(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(results.read_text())
-    assert data["training"]["bound_s"] > 0 and data["training"]["course_loop_s"] > 0
+    training = data["training"]
+    assert training["bound_s"] > 0 and training["course_loop_s"] > 0 and training["unfused_s"] > 0
+    assert len(training["runs"]) == 1 and training["course_loop_over_bound"] > 0
     assert data["training"]["epoch_gflop"] > 0 and data["release"]["assignments"] >= 1
     text = readme.read_text()
     assert "old" not in text and "Training speed" in text and "Release" in text
@@ -34,3 +36,22 @@ def test_epoch_flops_counts_forward_and_backward():
     forward = 2 * (784 * 256 + 256 * 128 + 128 * 10)
     input_grads = 2 * (256 * 128 + 128 * 10)
     assert epoch_flops(1) == 2 * forward + input_grads
+
+
+def test_the_benchmarked_loop_is_lecture_08s_loop():
+    """benchmarks/training.py times the loop the lecture teaches; if the lecture's loop changes, so must this."""
+    import ast
+
+    import nbformat
+
+    lecture = nbformat.read(ROOT / "notebooks" / "08_pytorch_mlp.ipynb", as_version=4)
+    taught = [c.source for c in lecture.cells if c.cell_type == "code" and "def train_one_epoch(" in c.source]
+    assert len(taught) == 1, "lecture 08 should define train_one_epoch in one cell"
+
+    def function(source: str) -> str:
+        node = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "train_one_epoch")
+        return ast.dump(node)
+
+    benchmarked = (ROOT / "benchmarks" / "training.py").read_text()
+    assert function(benchmarked) == function(taught[0])
+    assert "fused=FUSED" in "".join(c.source for c in lecture.cells), "lecture 08 trains with fused Adam"

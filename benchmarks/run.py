@@ -240,7 +240,8 @@ def markdown(results: dict) -> str:
             f"| per submission, `--jobs 2` | {grading['per_submission_jobs2_s']:.1f} | "
             f"{grading['per_submission_jobs2_s'] / grading['nbclient_s']:.2f} |", "",
             f"`--jobs 2` is **×{grading['speedup_jobs2']:.2f}** faster than `--jobs 1`; a run adds about "
-            f"{grading['fixed_per_run_s']:.0f} s once (workers starting, intake, export). "
+            f"{grading['fixed_per_run_s']:.0f} s once (workers starting, intake, export). The sandboxed kernel runs "
+            "one BLAS/OpenMP thread (fair for parallel students), nbclient alone torch's default of one per core. "
             f"Peak memory {grading['peak_mib']:.0f} MiB.", "",
         ]
     release = results.get("release")

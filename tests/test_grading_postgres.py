@@ -87,6 +87,7 @@ def _zip_export(path: Path) -> Path:
 
 def test_release_grade_and_export_with_postgresql(postgres, tmp_path):
     from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
 
     course = make_course(tmp_path)
     released = subprocess.run([sys.executable, "-m", "course_utils", "release", ASSIGNMENT], cwd=course,
@@ -106,7 +107,9 @@ def test_release_grade_and_export_with_postgresql(postgres, tmp_path):
     assert results.records["s3"]["status"] == "flagged"
     assert "expected hw03_logic_gates.ipynb, got homework.ipynb" in results.records["s3"]["reasons"][0]
     assert not (course / "gradebook.db").exists(), "nothing may go to the SQLite gradebook"
-    with create_engine(postgres).connect() as connection:
+    # NullPool: the connection really closes at the end of the block (a pooled one would be closed by the
+    # garbage collector in some later test, as a ResourceWarning)
+    with create_engine(postgres, poolclass=NullPool).connect() as connection:
         submissions = connection.execute(text(
             "SELECT s.id FROM submitted_assignment a JOIN student s ON a.student_id = s.id ORDER BY s.id")).all()
         assert [row[0] for row in submissions] == ["s1", "s2", "s3"]

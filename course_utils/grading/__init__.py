@@ -4,14 +4,19 @@
   layout, or an LMS zip export;
 - :mod:`~course_utils.grading.checks`: the pre-flight check of every submitted notebook (a broken or
   tampered file is flagged with the reason, and repaired where that is safe), and the lint of test cells;
-- :mod:`~course_utils.grading.sandbox` and :mod:`~course_utils.grading.guard`: where the student's code
-  runs, and how tampering with the tests is detected;
+- :mod:`~course_utils.grading.split_execute`: autograding in two kernels -- the student's cells in the
+  sandboxed student kernel, every test in the grader's own test kernel, which runs no submission code
+  (:mod:`~course_utils.grading.plan` sorts the cells; :mod:`~course_utils.grading.harness`,
+  :mod:`~course_utils.grading.subject`, :mod:`~course_utils.grading.exchange`,
+  :mod:`~course_utils.grading.codec` and :mod:`~course_utils.grading.rpc` carry calls between them as data);
+- :mod:`~course_utils.grading.sandbox`, :mod:`~course_utils.grading.kernels` and
+  :mod:`~course_utils.grading.resources`: where each kernel runs, and within which limits;
 - :mod:`~course_utils.grading.preprocessors`: nbgrader preprocessors (stderr is not a failure, hidden
-  tests stay hidden in the feedback, guarded execution);
+  tests stay hidden in the feedback);
 - :mod:`~course_utils.grading.runner` and :mod:`~course_utils.grading.worker`: one run over a class,
   students in parallel, resumable after a crash.
 
-Names are imported lazily: the kernel-side modules (guard, sandbox) must not pull nbgrader in.
+Names are imported lazily: the kernel-side modules (subject, harness, sandbox) must not pull nbgrader in.
 
 Example:
     >>> from course_utils.grading import Limits
@@ -25,8 +30,8 @@ import importlib
 from typing import Any
 
 _PUBLIC = {
-    "course_utils.grading.preprocessors": ["GuardedExecute", "HideHiddenTests", "SandboxedKernelManager",
-                                           "StderrIsNotFailure"],
+    "course_utils.grading.preprocessors": ["HideHiddenTests", "StderrIsNotFailure"],
+    "course_utils.grading.split_execute": ["SplitExecute"],
     "course_utils.grading.limits": ["Limits"],
     "course_utils.grading.runner": ["GradeOptions", "grade_class"],
     "course_utils.grading.checks": ["lint_test_cells", "preflight"],

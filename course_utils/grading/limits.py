@@ -40,6 +40,16 @@ FILE_MB = 64
 TMP_MB = 256
 """Size of the sandbox's private ``/tmp`` and ``/dev/shm`` (each), in MiB."""
 
+WORK_MB = 256
+"""Size of the kernel's working copy (a tmpfs: the submission's files and whatever the code writes), in MiB."""
+
+MESSAGE_MB = 256
+"""Largest result one call of a student's function may send to the tests, in MiB."""
+
+RECEIVED_MB = 64
+"""All a kernel may send the grader during one notebook (every message: outputs, errors, display updates,
+widget state, metadata), in MiB; past it the notebook is stopped as a flood."""
+
 OPEN_FILES = 1024
 """Open file descriptors (``RLIMIT_NOFILE``)."""
 
@@ -64,6 +74,9 @@ class Limits:
     processes: int = PROCESSES
     file_mb: int = FILE_MB
     tmp_mb: int = TMP_MB
+    work_mb: int = WORK_MB
+    message_mb: int = MESSAGE_MB
+    received_mb: int = RECEIVED_MB
     open_files: int = OPEN_FILES
     cell_output_kb: int = CELL_OUTPUT_KB
     notebook_output_kb: int = NOTEBOOK_OUTPUT_KB

@@ -68,7 +68,6 @@ class GradeOptions:
     db_url: str | None = None
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "bwrap"
-    guard: bool = True
     grades_csv: Path | None = None
     summary_csv: Path | None = None
     regrade: bool = False
@@ -172,17 +171,16 @@ def _ensure_in_gradebook(course: Path, assignment: str, db_url: str) -> bool:
 def _assignment_info(course: Path, assignment: str) -> dict:
     import nbformat
 
-    from course_utils.grading.checks import imported_names, lint_test_cells
+    from course_utils.grading.checks import lint_test_cells
+    from course_utils.grading.plan import lint_split
 
     source = Path("solutions") / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(course / source, as_version=4)
-    problems = lint_test_cells(nb)
+    problems = lint_test_cells(nb) + lint_split(nb)
     if problems:
         raise GradingError(f"{source} cannot be graded fairly; fix its test cells first:\n"
                            + "\n".join(f"  - {p}" for p in problems))
-    names = imported_names(nb)
-    modules = sorted({"torch"} & {target.split(":")[0].split(".")[0] for target in names.values()})
-    return {"source": str(source), "guard_names": names, "guard_modules": modules}
+    return {"source": str(source)}
 
 
 def _lock(course: Path) -> IO[str]:
@@ -357,6 +355,9 @@ def grade_class(options: GradeOptions) -> Summary:
         problem = sandbox_problem()
         if problem:
             raise GradingError(f"the sandbox cannot run here: {problem}")
+        from course_utils.grading.resources import cleanup_stale
+
+        cleanup_stale()  # resource groups a killed earlier run left behind
     db_url = options.db_url or default_db_url(course)
     os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader's gradebook runs `alembic` by name
     say = (lambda text: print(text, file=options.progress, flush=True)) if options.progress else (lambda text: None)
@@ -372,7 +373,7 @@ def grade_class(options: GradeOptions) -> Summary:
         settings_path = course / STATE_DIR / "settings.json"
         write_json_atomically(settings_path, {
             "course": str(course), "db_url": worker_db_url(db_url), "limits": options.limits.to_dict(),
-            "sandbox": options.sandbox, "guard": options.guard, "assignments": infos})
+            "sandbox": options.sandbox, "assignments": infos})
         records: list[dict] = []
         tasks: list[dict] = []
         for assignment in assignments:
@@ -446,8 +447,6 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--grades", type=Path, help="where to write grades.csv (default: the course folder)")
     parser.add_argument("--sandbox", choices=("bwrap", "none"), default="bwrap",
                         help="bwrap: bubblewrap with resource limits (default); none: no isolation, for trusted work")
-    parser.add_argument("--no-guard", dest="guard", action="store_false",
-                        help="do not check notebooks for tampering with the tests")
     limits = parser.add_argument_group("limits (per notebook unless stated)")
     for name, help_text in (("cell_seconds", "wall-clock seconds per cell"),
                             ("notebook_seconds", "wall-clock seconds for the whole notebook"),
@@ -470,7 +469,7 @@ def run_from_args(args: Any) -> int:
         options = GradeOptions(
             course=args.course or find_root(), assignments=args.assignments, submissions=args.submissions,
             layout=args.layout, zip_pattern=args.zip_pattern, jobs=args.jobs, db_url=args.db_url, limits=limits,
-            sandbox=args.sandbox, guard=args.guard, grades_csv=args.grades, regrade=args.regrade,
+            sandbox=args.sandbox, grades_csv=args.grades, regrade=args.regrade,
             students=args.students)
         summary = grade_class(options)
     except (GradingError, ValueError, OSError, RuntimeError) as error:  # the run could not start or finish

@@ -1,29 +1,37 @@
 """The sandbox a student's notebook runs in: bubblewrap, resource limits and an unprivileged user.
 
-``dlcourse grade`` makes nbgrader start every kernel through
-:class:`~course_utils.grading.execute.SandboxedKernelManager`. Its command line is this module, which wraps
-the usual ``python -m ipykernel_launcher -f kernel.json`` in Debian's
-``bwrap`` (bubblewrap; no daemon, no root needed)::
+``dlcourse grade`` starts both kernels that grade a notebook -- the student's and
+the grader's test kernel -- through :class:`~course_utils.grading.kernels.SandboxedKernelManager`.
+Its command line is this module, run isolated (``python -I``, from a private
+folder: nothing of the submission can be imported here), which wraps the usual
+``python -m ipykernel_launcher -f kernel.json`` in Debian's ``bwrap``
+(bubblewrap; no daemon)::
 
-    python -m course_utils.grading.sandbox --workdir W --conn-dir D --limits JSON -- <kernel argv>
-      -> bwrap <namespaces, mounts> -- python -m course_utils.grading.sandbox --inner ... -- <kernel argv>
-           -> (inside) set resource limits, drop to the sandbox user, exec the kernel
+    python -I -m course_utils.grading.sandbox --files F --conn-dir D --rpc-dir R --limits JSON -- <kernel argv>
+      -> (join the resource group) bwrap <namespaces, mounts> --
+           python -I -m course_utils.grading.sandbox --inner ... -- <kernel argv>
+             -> (inside) resource limits, drop to the sandbox user, copy F into the working copy, exec the kernel
 
 Inside, the kernel sees a filesystem made of read-only system folders (``/usr``,
 the Python installation, the virtual environment and ``course_utils``), a
-private ``/tmp``, and its own working copy at ``/home/student/work`` -- a
-scratch copy of the submission folder, the only place it can write. The
-course (``solutions/``, the gradebook, other students' work) is not there at
-all. It has no network (a new, empty network namespace), its own process
-namespace (it sees no other process and everything it starts dies with it),
-and the limits of :class:`~course_utils.grading.limits.Limits`: CPU time,
-memory, processes, file size, open files. The kernel talks to nbgrader over
-Unix sockets in a private folder (``--conn-dir``), since it has no network.
+private ``/tmp``, and its working copy at ``/home/student/work``: a size-limited
+tmpfs holding a copy of the regular files of ``--files`` (the submission folder,
+or for the test kernel the assignment's source folder), the only place it can
+write. The course (``solutions/``, the gradebook, other students' work) is not
+there at all. It has no network (a new, empty network namespace), its own
+process namespace (it sees no other process and everything it starts dies with
+it), the per-process limits of :class:`~course_utils.grading.limits.Limits`
+(CPU time, memory, processes, file size, open files), and, through the resource
+group the launcher joins before it becomes bwrap, limits for all its processes
+together. The kernel talks to the grader over Unix sockets in a private folder
+(``--conn-dir``); the two kernels share only the folder of their exchange socket
+(``--rpc-dir``, at :data:`RPC_DIR`).
 
 When the grader runs as root, the kernel runs as an unprivileged user of its
-own (:func:`sandbox_uid`: one per course and worker slot, so that kernels
-graded at the same time never share a process limit); otherwise bubblewrap
-maps the grader's own user into a new user namespace.
+own (:func:`sandbox_uid`: one per course, worker slot and role, so that kernels
+graded at the same time never share a process limit and the student's kernel
+cannot signal the test kernel); otherwise bubblewrap maps the grader's own user
+into a new user namespace.
 
 Example:
     >>> problem = sandbox_problem()  # doctest: +SKIP
@@ -52,8 +60,17 @@ SANDBOX_UID = 62000
 MAX_SLOTS = 64
 """Worker slots per course: ``--jobs`` can be at most this."""
 
+ROLES = ("student", "tests")
+"""The two kernels of a graded notebook: the student's, and the grader's test kernel."""
+
 WORK_DIR = "/home/student/work"
-"""Where the student's working copy appears inside the sandbox (the kernel's current directory)."""
+"""Where the working copy appears inside the sandbox (the kernel's current directory)."""
+
+FILES_DIR = "/home/student/files"
+"""Where the files of the working copy are mounted read-only, to be copied into it."""
+
+RPC_DIR = "/grading/rpc"
+"""Where the folder shared by the two kernels of a notebook (the exchange socket) appears in both sandboxes."""
 
 HOME = "/tmp/home"
 """The kernel's home folder inside the sandbox (in the private, size-limited /tmp)."""
@@ -106,23 +123,26 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def sandbox_uid(slot: int = 0, course: str | None = None) -> int:
-    """The user id the kernels of worker ``slot`` run as when the grader is root.
+def sandbox_uid(slot: int = 0, course: str | None = None, role: str = "student") -> int:
+    """The user id the ``role`` kernel of worker ``slot`` runs as when the grader is root.
 
-    Each course gets its own block of :data:`MAX_SLOTS` ids (from a hash of its
+    Each course gets its own block of ``2 * MAX_SLOTS`` ids (from a hash of its
     path), so that two courses graded at once on one machine never share the
-    per-user process limit.
+    per-user process limit; within it the student's kernels and the test
+    kernels get separate ids.
 
     Example:
-        >>> sandbox_uid(2)
-        62002
-        >>> 62000 <= sandbox_uid(0, "/srv/course") < 62000 + 1000 * MAX_SLOTS
+        >>> sandbox_uid(2), sandbox_uid(2, role="tests")
+        (62002, 62066)
+        >>> 62000 <= sandbox_uid(0, "/srv/course") < 62000 + 1000 * 2 * MAX_SLOTS
         True
     """
     if not 0 <= slot < MAX_SLOTS:
         raise ValueError(f"slot: expected 0 to {MAX_SLOTS - 1}, got {slot}")
+    if role not in ROLES:
+        raise ValueError(f"role: expected one of {ROLES}, got {role!r}")
     block = zlib.crc32(course.encode()) % 1000 if course else 0
-    return SANDBOX_UID + block * MAX_SLOTS + slot
+    return SANDBOX_UID + block * 2 * MAX_SLOTS + ROLES.index(role) * MAX_SLOTS + slot
 
 
 # ---------------------------------------------------------------- the command line
@@ -172,16 +192,18 @@ def _parent_folders(mounts: Sequence[str], tmpfs: Sequence[str] = ()) -> list[st
     return sorted(parents, key=lambda p: (p.count("/"), p))
 
 
-def bwrap_command(workdir: str, conn_dir: str, limits: Limits, uid: int, kernel: Sequence[str],
+def bwrap_command(files: str, conn_dir: str, rpc_dir: str, limits: Limits, uid: int, kernel: Sequence[str],
                   bwrap: str | None = None) -> list[str]:
     """The full ``bwrap`` command line that runs ``kernel`` in the sandbox.
 
-    ``workdir`` is the student's scratch working copy (mounted read-write at
-    :data:`WORK_DIR`), ``conn_dir`` the folder of the kernel's connection file
-    and sockets. ``uid`` is used when the grader is root.
+    ``files`` is the folder whose regular files become the working copy
+    (mounted read-only at :data:`FILES_DIR`, copied by the inner stage into
+    the tmpfs at :data:`WORK_DIR`; empty: none), ``conn_dir`` the folder of
+    the kernel's connection file and sockets, ``rpc_dir`` the folder shared
+    with the other kernel of the notebook. ``uid`` is used when the grader is root.
 
     Example:
-        >>> cmd = bwrap_command("/tmp/w", "/tmp/c", Limits(), 62000, ["python", "-V"], bwrap="bwrap")
+        >>> cmd = bwrap_command("/tmp/w", "/tmp/c", "/tmp/r", Limits(), 62000, ["python", "-V"], bwrap="bwrap")
         >>> cmd[0], "--unshare-net" in cmd, cmd[-2:]
         ('bwrap', True, ['python', '-V'])
     """
@@ -198,7 +220,12 @@ def bwrap_command(workdir: str, conn_dir: str, limits: Limits, uid: int, kernel:
     binds: list[tuple[str, str, str]] = [("--ro-bind", path, path) for path in readonly]
     binds += [("--ro-bind-try", f"/etc/{name}", f"/etc/{name}") for name in ETC_FILES]
     binds += [("--ro-bind", str(etc / name), f"/etc/{name}") for name in ("passwd", "group", "hosts", "nsswitch.conf")]
-    mounts = [dest for _, _, dest in binds] + ["/proc", "/dev", WORK_DIR, conn_dir]
+    if files:
+        binds.append(("--ro-bind", files, FILES_DIR))
+    if rpc_dir:
+        binds.append(("--bind", rpc_dir, RPC_DIR))
+    binds.append(("--bind", conn_dir, conn_dir))
+    mounts = [dest for _, _, dest in binds] + ["/proc", "/dev", WORK_DIR]
     # The private /tmp comes first, so that what is bound below it (a course cloned into /tmp, its
     # virtual environment) is mounted on top of it rather than hidden by it.
     size = str(limits.tmp_mb * 1024 * 1024)
@@ -208,9 +235,12 @@ def bwrap_command(workdir: str, conn_dir: str, limits: Limits, uid: int, kernel:
     # bwrap creates missing parent folders with mode 0700; the unprivileged kernel must be able to pass them.
     for folder in _parent_folders(mounts, tmpfs=["/tmp", "/dev/shm"]):
         command += ["--perms", "0755", "--dir", folder]
+    # The working copy: a tmpfs of its own size, so that no number of files can fill the grading machine's disk.
+    command += ["--perms", "0700" if root else "0755", "--size", str(limits.work_mb * 1024 * 1024),
+                "--tmpfs", WORK_DIR]
     for option, source, dest in binds:
         command += [option, source, dest]
-    command += ["--bind", workdir, WORK_DIR, "--bind", conn_dir, conn_dir, "--chdir", WORK_DIR]
+    command += ["--chdir", "/"]
     environment = {
         "HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -222,7 +252,7 @@ def bwrap_command(workdir: str, conn_dir: str, limits: Limits, uid: int, kernel:
     }
     for name, value in environment.items():
         command += ["--setenv", name, value]
-    inner = [sys.executable, "-m", "course_utils.grading.sandbox", "--inner",
+    inner = [sys.executable, "-I", "-m", "course_utils.grading.sandbox", "--inner",
              "--limits", json.dumps(limits.to_dict()), "--uid", str(uid if root else -1)]
     return [*command, "--", *inner, "--", *kernel]
 
@@ -274,24 +304,45 @@ def die_with_parent(parent: int = 0) -> None:
 
 
 def _launch(args: argparse.Namespace, kernel: list[str]) -> None:
-    """Outside the sandbox: prepare the folders, then become bwrap."""
+    """Outside the sandbox (run isolated, from the kernel's private folder): prepare, join the group, become bwrap."""
     die_with_parent(args.parent)
+    for path in json.loads(args.join or "[]"):  # the resource group: everything started from here is in it
+        with open(path, "w") as handle:
+            handle.write(str(os.getpid()))
     limits = Limits(**json.loads(args.limits))
     uid = args.uid
     _write_etc(Path(args.conn_dir) / "etc", uid if os.geteuid() == 0 else os.getuid(),
                uid if os.geteuid() == 0 else os.getgid())
-    if os.geteuid() == 0:  # the kernel runs as `uid`: it must own its working copy and socket folder
-        for folder in (args.workdir, args.conn_dir):
-            os.chown(folder, uid, uid)
-            for base, dirs, files in os.walk(folder):
-                for name in dirs + files:
-                    os.chown(os.path.join(base, name), uid, uid, follow_symlinks=False)
+    if os.geteuid() == 0:  # the kernel runs as `uid`: it must own its socket folder
+        for base, dirs, files in os.walk(args.conn_dir):
+            for name in [".", *dirs, *files]:
+                os.chown(os.path.join(base, name), uid, uid, follow_symlinks=False)
         os.chmod(args.conn_dir, 0o700)
-    command = bwrap_command(args.workdir, args.conn_dir, limits, uid, kernel)
+    command = bwrap_command(args.files or "", args.conn_dir, args.rpc_dir or "", limits, uid, kernel)
     # jupyter_client interrupts the kernel by sending SIGINT to this process group: bwrap must ignore it
     # (ipykernel installs its own handler while it runs a cell).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.execv(command[0], command)
+
+
+def copy_files(source: str, destination: str) -> int:
+    """Copy the regular files below ``source`` into ``destination`` (no links or special files); return the bytes.
+
+    Example:
+        >>> copy_files("/nonexistent", "/tmp")
+        0
+    """
+    total = 0
+    for base, dirs, files in os.walk(source, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(base, d)) and d != ".ipynb_checkpoints")
+        target = os.path.join(destination, os.path.relpath(base, source))
+        os.makedirs(target, exist_ok=True)
+        for name in sorted(files):
+            path = os.path.join(base, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                shutil.copyfile(path, os.path.join(target, name))
+                total += os.path.getsize(path)
+    return total
 
 
 def _set_limits(limits: Limits) -> None:
@@ -325,30 +376,41 @@ def _no_new_privileges() -> None:
 
 
 def _inner(args: argparse.Namespace, kernel: list[str]) -> None:
-    """Inside the sandbox: limits, then the unprivileged user, then the kernel."""
-    _set_limits(Limits(**json.loads(args.limits)))
+    """Inside the sandbox: limits, then the unprivileged user, then the working copy, then the kernel."""
+    limits = Limits(**json.loads(args.limits))
+    _set_limits(limits)
     if os.geteuid() == 0 and args.uid >= 0:
+        os.chown(WORK_DIR, args.uid, args.uid)
         os.setgroups([])
         os.setresgid(args.uid, args.uid, args.uid)
         os.setresuid(args.uid, args.uid, args.uid)
     _no_new_privileges()
     os.makedirs(HOME, exist_ok=True)
+    try:
+        copy_files(FILES_DIR, WORK_DIR)
+    except OSError as error:
+        print(f"sandbox: the files of the working copy do not fit its {limits.work_mb} MiB "
+              f"({error.strerror or error})", file=sys.stderr, flush=True)
+        os._exit(75)
+    os.chdir(WORK_DIR)
     os.execv(kernel[0], kernel)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -m course_utils.grading.sandbox`` (the command line of a sandboxed kernel)."""
+    """Entry point of ``python -I -m course_utils.grading.sandbox`` (the command line of a sandboxed kernel)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
-        raise SystemExit("usage: python -m course_utils.grading.sandbox [--inner] OPTIONS -- KERNEL COMMAND")
+        raise SystemExit("usage: python -I -m course_utils.grading.sandbox [--inner] OPTIONS -- KERNEL COMMAND")
     split = argv.index("--")
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.sandbox")
+    parser = argparse.ArgumentParser(prog="python -I -m course_utils.grading.sandbox")
     parser.add_argument("--inner", action="store_true", help="(inside bwrap) set limits, drop privileges, exec")
-    parser.add_argument("--workdir", help="the student's scratch working copy")
+    parser.add_argument("--files", help="the folder whose regular files become the working copy")
     parser.add_argument("--conn-dir", help="the kernel's connection-file folder")
+    parser.add_argument("--rpc-dir", help="the folder shared with the notebook's other kernel")
     parser.add_argument("--limits", required=True, help="Limits as JSON")
     parser.add_argument("--uid", type=int, default=-1, help="user id to run as when started as root")
     parser.add_argument("--parent", type=int, default=0, help="the grading worker's pid: exit if it is gone")
+    parser.add_argument("--join", help="JSON list of cgroup.procs files to write this process's pid into")
     args = parser.parse_args(argv[:split])
     kernel = argv[split + 1:]
     if not kernel:
@@ -356,8 +418,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.inner:
         _inner(args, kernel)
     else:
-        if not (args.workdir and args.conn_dir):
-            raise SystemExit("sandbox: --workdir and --conn-dir are required")
+        if not args.conn_dir:
+            raise SystemExit("sandbox: --conn-dir is required")
         _launch(args, kernel)
 
 

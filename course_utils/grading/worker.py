@@ -9,11 +9,13 @@ worker; each student then goes through:
    broken file is flagged and not graded, a repairable one is repaired (the
    original is kept under ``.dlcourse-grade/originals/``) and flagged;
 2. ``nbgrader autograde`` for this student only (through nbgrader's converter,
-   with :class:`~course_utils.grading.preprocessors.GuardedExecute`: sandbox,
-   limits, tamper guard); an error here fails this student, no one else;
+   with :class:`~course_utils.grading.split_execute.SplitExecute`: the student's
+   cells in the sandboxed student kernel, the tests in the grader's own test
+   kernel, every limit); an error here fails this student, no one else;
 3. ``nbgrader generate_feedback`` for this student, without hidden tests, and a
-   scan of the page for any line of a hidden test (if one is found the page is
-   deleted and the student flagged);
+   scan of what the feedback shows of the test cells -- the only part the
+   grader writes -- for any line of a hidden test (if one is found the page is
+   deleted and the student flagged; a student's own code is never scanned);
 4. the journal entry ``.dlcourse-grade/journal/<assignment>/<student>.json``,
    written atomically last: a run killed before it regrades the student.
 
@@ -158,15 +160,46 @@ def secret_lines(source_nb: Any) -> set[str]:
     return {line for line in hidden - visible if len(line) >= 16}
 
 
-def leaked_lines(page: str, secrets: set[str]) -> list[str]:
-    """The secret lines found in a feedback page.
+def leaked_lines(feedback: Any, secrets: set[str]) -> list[str]:
+    """The secret lines the feedback would show in its test cells (the part of the page the grader writes).
+
+    ``feedback`` is the autograded notebook after :class:`HideHiddenTests`.
+    The student's own cells are not scanned: a line of their code that happens
+    to equal a line of a hidden test is their code, not a leak.
 
     Example:
-        >>> leaked_lines("<pre>assert f(3) == 27, 'cube'</pre>", {"assert f(3) == 27, 'cube'"})
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_code_cell("assert f(3) == 27, 'cube'")
+        >>> cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
+        >>> leaked_lines(nbformat.v4.new_notebook(cells=[cell]), {"assert f(3) == 27, 'cube'"})
         ["assert f(3) == 27, 'cube'"]
     """
-    text = {_normal(line) for line in html_text(page).splitlines()}
+    from course_utils.grading.plan import is_test_cell
+
+    text: set[str] = set()
+    for cell in feedback.cells:
+        if not is_test_cell(cell):
+            continue
+        parts = [cell.source]
+        for output in cell.get("outputs", []):
+            parts += [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", [])]
+            parts += [value for value in output.get("data", {}).values() if isinstance(value, str)]
+        for part in parts:
+            text.update(_normal(line) for line in html.unescape(str(part)).splitlines())
     return sorted(secrets & text)
+
+
+def feedback_view(autograded: Any) -> Any:
+    """The autograded notebook as the feedback shows it: test cells without their hidden tests."""
+    import copy
+
+    from course_utils.grading.preprocessors import HideHiddenTests
+
+    nb = copy.deepcopy(autograded)
+    hide = HideHiddenTests()
+    for index, cell in enumerate(nb.cells):
+        hide.preprocess_cell(cell, {}, index)
+    return nb
 
 
 # ---------------------------------------------------------------- grading one student
@@ -179,7 +212,8 @@ class StudentGrader:
         from traitlets.config.loader import PyFileConfigLoader
 
         from course_utils.grading.limits import Limits
-        from course_utils.grading.preprocessors import GuardedExecute, HideHiddenTests
+        from course_utils.grading.preprocessors import HideHiddenTests
+        from course_utils.grading.split_execute import SplitExecute
 
         self.settings = settings
         self.course = Path(settings["course"])
@@ -193,20 +227,19 @@ class StudentGrader:
             from nbgrader.converters import Autograde
 
             chain = list(Autograde.autograde_preprocessors.default_value)
-        chain = [GuardedExecute if step in (Execute, "nbgrader.preprocessors.Execute") else step for step in chain]
-        if GuardedExecute not in chain:
-            chain.insert(0, GuardedExecute)
+        chain = [SplitExecute if step in (Execute, "nbgrader.preprocessors.Execute") else step for step in chain]
+        if SplitExecute not in chain:
+            chain.insert(0, SplitExecute)
         config.Autograde.autograde_preprocessors = chain
-        config.GuardedExecute.timeout = limits.cell_seconds
-        config.GuardedExecute.notebook_timeout = limits.notebook_seconds
-        config.GuardedExecute.cell_output_kb = limits.cell_output_kb
-        config.GuardedExecute.notebook_output_kb = limits.notebook_output_kb
-        config.GuardedExecute.sandboxed = settings["sandbox"] == "bwrap"
-        config.GuardedExecute.guard = bool(settings["guard"])
-        config.GuardedExecute.scratch_dir = str(self.state / "work")
-        config.SandboxedKernelManager.limits = limits.to_dict()
-        config.SandboxedKernelManager.slot = slot
-        config.SandboxedKernelManager.course = str(self.course)
+        self.report_path = self.state / "reports" / f"worker-{slot}.json"
+        self.report_path.parent.mkdir(parents=True, exist_ok=True)
+        config.SplitExecute.limits = limits.to_dict()
+        config.SplitExecute.sandboxed = settings["sandbox"] == "bwrap"
+        config.SplitExecute.source_dir = str(self.course / "solutions")
+        config.SplitExecute.scratch_dir = str(self.state / "work")
+        config.SplitExecute.report_path = str(self.report_path)
+        config.SplitExecute.slot = slot
+        config.SplitExecute.course = str(self.course)
         config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
         self.config = config
         self.limits = limits
@@ -233,9 +266,6 @@ class StudentGrader:
     def _run(self, converter_class: Any, assignment: str, student: str) -> dict:
         from nbgrader.utils import capture_log
 
-        info = self.settings["assignments"][assignment]
-        self.config.GuardedExecute.guard_names = info.get("guard_names", {})
-        self.config.GuardedExecute.guard_modules = info.get("guard_modules", [])
         app = converter_class(coursedir=self._coursedir(assignment, student), config=self.config)
         app.force = True
         if hasattr(app, "create_student"):
@@ -296,7 +326,7 @@ class StudentGrader:
         from nbgrader.converters import Autograde, GenerateFeedback
 
         from course_utils.grading.checks import preflight
-        from course_utils.grading.preprocessors import RUN_REPORTS
+        from course_utils.grading.split_execute import RunReport
 
         source, secrets = self.source(assignment)
         check = preflight(folder, assignment, source)
@@ -313,11 +343,11 @@ class StudentGrader:
             self._forget_submission(assignment, student)
             record["status"] = "flagged"
             return
-        RUN_REPORTS.clear()
+        self.report_path.unlink(missing_ok=True)
         result = self._run(Autograde, assignment, student)
-        reports = list(RUN_REPORTS)
+        reports = [RunReport.from_json(self.report_path.read_text())] if self.report_path.is_file() else []
         for report in reports:
-            record["reasons"] += [flag.message for flag in report.flags if flag.kind != "guard"]
+            record["reasons"] += [flag.message for flag in report.flags]
             record["notes"] += report.notes
         grader_errors = [r.grader_error for r in reports if r.grader_error]
         if not result.get("success"):
@@ -332,7 +362,9 @@ class StudentGrader:
         if not feedback.get("success") or not page.is_file():
             record["reasons"].append(f"no feedback page: {_last_error(feedback)}")
         else:
-            leaks = leaked_lines(page.read_text(errors="replace"), secrets)
+            autograded = nbformat.read(self.course / "autograded" / student / assignment / f"{assignment}.ipynb",
+                                       as_version=4)
+            leaks = leaked_lines(feedback_view(autograded), secrets)
             if leaks:
                 page.unlink()
                 record["reasons"].append(f"feedback withheld: it would show {len(leaks)} line(s) of hidden tests")

@@ -1,0 +1,634 @@
+"""Autograding in two kernels: the student's code in one, the tests in another that runs no submission code.
+
+:class:`SplitExecute` replaces nbgrader's ``Execute`` in ``dlcourse grade``. For
+each submitted notebook it starts two sandboxed kernels (:mod:`~course_utils.grading.kernels`):
+
+- the **student kernel** runs the submission's cells -- answer cells, cells the
+  student added, the assignment's given cells as the student left them -- but
+  never a test cell;
+- the **test kernel** runs the assignment's own versions of the cells the tests
+  need (imports, data, given helpers; :mod:`~course_utils.grading.plan`) and
+  every test cell, visible and hidden. A test cell reaches the student's
+  functions through :mod:`~course_utils.grading.harness`: arguments go to the
+  student kernel as data, results come back as data.
+
+A test cell passes when it raises nothing in the test kernel; nbgrader scores
+the outputs that kernel produced. The student kernel's only influence is the
+data its functions return (and the text they print, shown in the test cell as
+plain output). The hidden tests' source is never sent to the student kernel.
+
+Limits: every message a kernel sends counts against ``received_mb`` (outputs,
+errors, display updates, widget messages, metadata: anything), one message may
+not exceed ``message_mb``; kept output is capped per cell and per notebook; each
+cell has a time limit and the notebook one in all; each kernel's processes
+together have a memory, process and CPU budget (:mod:`~course_utils.grading.resources`).
+When a limit stops the notebook, the cells left get a ``GraderStopped`` error
+(0 points) and the reason is reported. The report of a run is written as JSON
+to ``report_path`` (:class:`RunReport`), for the grading worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from time import monotonic
+from typing import Any
+
+import nbformat
+import zmq
+import zmq.asyncio
+from jupyter_core.utils import run_sync
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Dict, Integer, Unicode
+
+from course_utils.grading.kernels import SandboxedKernelManager
+from course_utils.grading.limits import Limits
+from course_utils.grading.plan import GradingPlan, is_test_cell, nbgrader_meta, plan_notebook
+from course_utils.grading.resources import Budget, ResourceGroup
+from course_utils.grading.sandbox import RPC_DIR, copy_files, sandbox_uid
+
+STOPPED = "GraderStopped"
+"""``ename`` of the error put into every cell the grader did not run after it stopped a notebook."""
+
+KERNEL_START_SECONDS = 120
+"""How long a kernel may take to start (importing PyTorch on a loaded machine takes a while)."""
+
+INTERRUPT_GRACE_SECONDS = 5
+"""How long a kernel has to answer after an interrupt before it is stopped."""
+
+SERVE_CODE = "__import__('course_utils.grading.subject', fromlist=['serve']).serve({path!r})"
+HARNESS_CODE = ("__dlcourse_harness__ = __import__('course_utils.grading.harness', fromlist=['Harness'])"
+                ".Harness({path!r}, {max_bytes})")
+BEGIN_CODE = "__dlcourse_harness__.begin(globals(), {names!r}, {seconds})"
+END_CODE = "__dlcourse_harness__.end()"
+
+
+@dataclass
+class Flag:
+    """Something about one notebook's run that a human should know (the student is flagged)."""
+
+    kind: str  # "timeout", "time-limit", "interrupt-ignored", "kernel-died", "memory", "flood", "resources"
+    message: str
+    cell: int | None = None
+
+
+@dataclass
+class RunReport:
+    """What :class:`SplitExecute` saw while running one notebook (written as JSON for the grading worker)."""
+
+    notebook: str
+    flags: list[Flag] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    grader_error: str | None = None  # not the student's fault: the test kernel could not start, and the like
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunReport:
+        data = json.loads(text)
+        data["flags"] = [Flag(**flag) for flag in data.get("flags", [])]
+        return cls(**data)
+
+
+class NotebookStopped(Exception):
+    """The run stopped (a limit, a dead kernel); the message is the reason."""
+
+
+# ---------------------------------------------------------------- outputs
+def error_output(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def note_output(text: str) -> NotebookNode:
+    """A plain-text display (not a stream, which would be merged with the output it is about and cut with it)."""
+    return NotebookNode(output_type="display_data", data={"text/plain": text}, metadata={})
+
+
+def message_size(msg: dict) -> int:
+    """Bytes a kernel message carries (content, metadata and binary buffers), as the grader counts it."""
+    size = len(json.dumps(msg.get("content", {}), default=str)) + len(json.dumps(msg.get("metadata", {}),
+                                                                                 default=str))
+    return size + sum(len(memoryview(buffer)) for buffer in msg.get("buffers", []) or [])
+
+
+def describe_cell(cell: NotebookNode, index: int) -> str:
+    grade_id = nbgrader_meta(cell).get("grade_id")
+    return f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
+
+
+@dataclass
+class OutputBudget:
+    """Output kept in the notebook: per cell and per notebook; what goes over is dropped with a note."""
+
+    cell_bytes: int
+    notebook_bytes: int
+    notes: list[str]
+    used_notebook: int = 0
+
+    def keep(self, outputs: list, output: NotebookNode, state: dict, where: str) -> None:
+        size = len(json.dumps(output, default=str))
+        used = state.get("used", 0)
+        if used + size > self.cell_bytes or self.used_notebook + size > self.notebook_bytes:
+            if not state.get("capped"):
+                state["capped"] = True
+                which = (f"this cell's output passed {self.cell_bytes // 1024} KiB" if used + size > self.cell_bytes
+                         else f"the notebook's output passed {self.notebook_bytes // 1024} KiB")
+                outputs.append(note_output(f"[the grader dropped the rest of this output: {which}]"))
+                note = f"output capped in {where} ({which})"
+                if note not in self.notes:
+                    self.notes.append(note)
+            return
+        state["used"] = used + size
+        self.used_notebook += size
+        if (output.output_type == "stream" and outputs and outputs[-1].get("output_type") == "stream"
+                and outputs[-1].get("name") == output.name):
+            outputs[-1]["text"] += output.text
+        else:
+            outputs.append(output)
+
+
+def to_output(msg: dict) -> NotebookNode | None:
+    """The notebook output for an IOPub message (``None`` for messages that make none)."""
+    kind, content = msg.get("msg_type"), msg.get("content", {})
+    if kind == "stream" and isinstance(content.get("text"), str):
+        name = content.get("name") if content.get("name") in ("stdout", "stderr") else "stdout"
+        return NotebookNode(output_type="stream", name=name, text=content["text"])
+    if kind in ("display_data", "execute_result") and isinstance(content.get("data"), dict):
+        output = NotebookNode(output_type=kind, data=content["data"], metadata=content.get("metadata") or {})
+        if kind == "execute_result":
+            output["execution_count"] = content.get("execution_count")
+        return output
+    if kind == "error":
+        traceback = content.get("traceback") if isinstance(content.get("traceback"), list) else []
+        return NotebookNode(output_type="error", ename=str(content.get("ename", "Error"))[:200],
+                            evalue=str(content.get("evalue", ""))[:2000],
+                            traceback=[str(line)[:2000] for line in traceback[-30:]])
+    return None
+
+
+# ---------------------------------------------------------------- one kernel
+@dataclass
+class Reply:
+    """How an execution ended."""
+
+    status: str  # "ok", "error", "timeout" (interrupted and answered), "ignored" (no answer after interrupt), "dead"
+    ename: str = ""
+    evalue: str = ""
+
+
+class KernelDriver:
+    """Runs code in one kernel and turns what it sends into notebook outputs, counting every message."""
+
+    def __init__(self, name: str, km: SandboxedKernelManager, context: zmq.asyncio.Context, limits: Limits) -> None:
+        self.name, self.km, self.context, self.limits = name, km, context, limits
+        self.kc: Any = None
+        self.received = 0
+        self.flood: str | None = None
+
+    async def start(self, extra_arguments: list[str]) -> None:
+        await self.km.start_kernel(extra_arguments=extra_arguments)
+        self.kc = self.km.client(context=self.context)
+        self.kc.start_channels()
+        await self.kc.wait_for_ready(timeout=KERNEL_START_SECONDS)
+
+    async def alive(self) -> bool:
+        try:
+            return bool(await self.km.is_alive())
+        except Exception:
+            return False
+
+    def count(self, msg: dict) -> None:
+        self.received += message_size(msg)
+        if self.received > self.limits.received_mb * 2**20 and self.flood is None:
+            self.flood = (f"the {self.name} kernel sent more than {self.limits.received_mb} MiB of messages "
+                          "(outputs, errors, display updates, widget state): a flood")
+
+    async def execute(self, code: str, timeout: float, sink: Any = None, silent: bool = False,
+                      store_history: bool = True) -> Reply:
+        """Run ``code``; each IOPub message of it goes to ``sink(msg)``; wait at most ``timeout`` seconds."""
+        msg_id = self.kc.execute(code, silent=silent, store_history=store_history, allow_stdin=False)
+        return await self.wait(msg_id, timeout, sink)
+
+    async def wait(self, msg_id: str, timeout: float, sink: Any = None) -> Reply:
+        idle = asyncio.Event()
+        reader = asyncio.ensure_future(self._read_iopub(msg_id, sink, idle))
+        try:
+            reply = await self._read_reply(msg_id, timeout)
+            if reply.status in ("ok", "error", "timeout"):
+                try:
+                    await asyncio.wait_for(idle.wait(), timeout=5)
+                except asyncio.TimeoutError:
+                    pass
+            return reply
+        finally:
+            reader.cancel()
+            try:
+                await reader
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _read_iopub(self, msg_id: str, sink: Any, idle: asyncio.Event) -> None:
+        while True:
+            try:
+                msg = await self.kc.get_iopub_msg(timeout=1)
+            except Exception:  # queue.Empty, or a channel closed by a dead kernel
+                if not await self.alive():
+                    return
+                continue
+            self.count(msg)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") == "idle":
+                idle.set()
+                continue
+            if sink is not None and self.flood is None:
+                sink(msg)
+
+    async def _read_reply(self, msg_id: str, timeout: float) -> Reply:
+        deadline = monotonic() + timeout
+        interrupted_at = None
+        while True:
+            if self.flood is not None:
+                return Reply("dead", "Flood", self.flood)
+            now = monotonic()
+            if interrupted_at is None and now >= deadline:
+                interrupted_at = now
+                try:
+                    await self.km.interrupt_kernel()
+                except Exception:
+                    pass
+            if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
+                return Reply("ignored")
+            try:
+                msg = await self.kc.get_shell_msg(timeout=0.5)
+            except Exception:
+                if not await self.alive():
+                    return Reply("dead")
+                continue
+            self.count(msg)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            content = msg.get("content", {})
+            if interrupted_at is not None:
+                return Reply("timeout", str(content.get("ename", "")), str(content.get("evalue", "")))
+            return Reply("ok" if content.get("status") == "ok" else "error", str(content.get("ename", ""))[:200],
+                         str(content.get("evalue", ""))[:2000])
+
+    async def shutdown(self) -> None:
+        if self.kc is not None:
+            self.kc.stop_channels()
+        try:
+            await self.km.shutdown_kernel(now=True)
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------- the preprocessor
+class SplitExecute(NbGraderPreprocessor):
+    """Execute a submission in a student kernel and a test kernel (see the module docstring)."""
+
+    limits = Dict(help="Limits.to_dict() of the run").tag(config=True)
+    sandboxed = Bool(True, help="run both kernels in bubblewrap (False: plain processes, for trusted work)").tag(
+        config=True)
+    source_dir = Unicode("", help="the folder of the assignments' sources (solutions/)").tag(config=True)
+    scratch_dir = Unicode("", help="where working copies go (default: the system's temporary folder)").tag(
+        config=True)
+    report_path = Unicode("", help="where to write the run's report (JSON)").tag(config=True)
+    slot = Integer(0, help="worker slot (picks the kernels' user ids when the grader is root)").tag(config=True)
+    course = Unicode("", help="the course folder (picks the kernels' user ids when the grader is root)").tag(
+        config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        limits = Limits(**self.limits) if self.limits else Limits()
+        info = resources.get("nbgrader", {})
+        name = str(info.get("notebook") or resources.get("unique_key") or "notebook")
+        report = RunReport(notebook=name)
+        started = monotonic()
+        try:
+            source_path = Path(self.source_dir) / str(info.get("assignment")) / f"{name}.ipynb"
+            source = nbformat.read(source_path, as_version=4)
+            run = _NotebookRun(self, nb, source, plan_notebook(source), limits, report,
+                               resources.get("metadata", {}).get("path") or os.getcwd(), source_path.parent)
+            run_sync(run.run)()
+        except Exception as error:
+            report.grader_error = report.grader_error or f"{type(error).__name__}: {error}"
+        report.seconds = round(monotonic() - started, 2)
+        if self.report_path:
+            Path(self.report_path).write_text(report.to_json())
+        if report.grader_error:
+            raise RuntimeError(report.grader_error)
+        return nb, resources
+
+
+class _NotebookRun:
+    """One notebook in two kernels, cell by cell."""
+
+    def __init__(self, owner: SplitExecute, nb: NotebookNode, source: NotebookNode, plan: GradingPlan,
+                 limits: Limits, report: RunReport, folder: str, source_folder: Path) -> None:
+        self.owner, self.nb, self.source, self.plan, self.limits = owner, nb, source, plan, limits
+        self.report, self.folder, self.source_folder = report, folder, source_folder
+        self.budget = OutputBudget(limits.cell_output_kb * 1024, limits.notebook_output_kb * 1024, report.notes)
+        self.deadline = monotonic() + limits.notebook_seconds
+        self.stopped: str | None = None
+        self.count = 0
+        self.groups: dict[str, ResourceGroup] = {}
+        self.drivers: dict[str, KernelDriver] = {}
+        self.socket = ""
+        self.shared_done: set[int] = set()
+        self.shared_task: asyncio.Future | None = None
+
+    # -- the run
+    async def run(self) -> None:
+        scratch_root = self.owner.scratch_dir or None
+        if scratch_root:
+            os.makedirs(scratch_root, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="dlcourse-work-", dir=scratch_root) as scratch, \
+                tempfile.TemporaryDirectory(prefix="dlc-rpc-") as rpc:
+            work = os.path.join(scratch, "work")
+            size = copy_files(self.folder, work)
+            _readable(work)
+            if size > self.limits.work_mb * 2**20:
+                self._stop_before_start("files", f"the submission's files take {size / 2**20:.0f} MiB, over the "
+                                                 f"{self.limits.work_mb} MiB of the working copy")
+                return
+            tests_uid = sandbox_uid(self.owner.slot, self.owner.course or None, "tests")
+            if os.geteuid() == 0 and self.owner.sandboxed:
+                os.chown(rpc, tests_uid, tests_uid)
+            os.chmod(rpc, 0o711 if self.owner.sandboxed else 0o700)
+            self.socket = os.path.join(RPC_DIR if self.owner.sandboxed else rpc, "socket")
+            try:
+                if await self._start(work, rpc):
+                    watchdog = asyncio.ensure_future(self._watch_resources())
+                    try:
+                        await self._cells()
+                    finally:
+                        watchdog.cancel()
+            finally:
+                await asyncio.gather(*(driver.shutdown() for driver in self.drivers.values()))
+                self._close_groups()
+
+    async def _start(self, work: str, rpc: str) -> bool:
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, min(16, self.limits.received_mb) * 2**20)
+        budget = Budget(memory_mb=self.limits.memory_mb, processes=self.limits.processes,
+                        cpu_seconds=float(self.limits.cpu_seconds))
+        for role, files in (("student", work), ("tests", str(self.source_folder))):
+            if self.owner.sandboxed:
+                group = ResourceGroup.create(f"dlcourse-{os.getpid()}-{role}-{os.urandom(4).hex()}", budget)
+                self.groups[role] = group
+            km = SandboxedKernelManager(
+                kernel_name="python3", limits=self.limits.to_dict(),
+                uid=sandbox_uid(self.owner.slot, self.owner.course or None, role), files_dir=files, rpc_dir=rpc,
+                sandboxed=self.owner.sandboxed,
+                resource_paths=json.dumps(self.groups[role].join_files()) if role in self.groups else "")
+            self.drivers[role] = KernelDriver(role if role == "student" else "test", km, context, self.limits)
+        results = await asyncio.gather(*(driver.start(["--HistoryManager.hist_file=:memory:"])
+                                         for driver in self.drivers.values()), return_exceptions=True)
+        for role, driver in self.drivers.items():
+            if role in self.groups and driver.km.pid:
+                self.groups[role].watch(driver.km.pid)
+        student_error, tests_error = results
+        if isinstance(tests_error, BaseException):
+            self.report.grader_error = f"the test kernel did not start: {_death(self.drivers['tests'], tests_error)}"
+            return False
+        if isinstance(student_error, BaseException):
+            self._stop_before_start("kernel-died", f"the student's kernel did not start: "
+                                                   f"{_death(self.drivers['student'], student_error)}")
+            return False
+        code = HARNESS_CODE.format(path=self.socket, max_bytes=self.limits.message_mb * 2**20)
+        reply = await self.drivers["tests"].execute(code, 60, silent=True, store_history=False)
+        if reply.status != "ok":
+            self.report.grader_error = f"the test kernel could not set up the exchange: {reply.ename}: {reply.evalue}"
+            return False
+        return True
+
+    def _stop_before_start(self, kind: str, message: str) -> None:
+        self.stopped = message
+        self.report.flags.append(Flag(kind, message, None))
+        for cell in self.nb.cells:
+            if cell.get("cell_type") == "code":
+                cell.outputs = [error_output(STOPPED, f"not run: {message}")]
+                cell.execution_count = None
+
+    async def _cells(self) -> None:
+        tests = [i for i, cell in enumerate(self.nb.cells) if is_test_cell(cell)]
+        self._schedule_shared(tests, 0)
+        done_tests = 0
+        for index, cell in enumerate(self.nb.cells):
+            if cell.get("cell_type") != "code":
+                continue
+            if self.stopped is None and not cell.source.strip():
+                continue
+            if self.stopped is None and self.deadline - monotonic() < 1:
+                self._stop(index, "time-limit", f"the notebook used up its {self.limits.notebook_seconds} s time "
+                                                f"limit before {describe_cell(cell, index)}")
+            if self.stopped is not None:
+                cell.outputs = [error_output(STOPPED, f"not run: {self.stopped}")]
+                cell.execution_count = None
+                continue
+            if is_test_cell(cell):
+                await self._test_cell(cell, index)
+                done_tests += 1
+                self._schedule_shared(tests, done_tests)
+            else:
+                await self._student_cell(cell, index)
+        if self.shared_task is not None:
+            self.shared_task.cancel()
+
+    # -- the assignment's own cells in the test kernel
+    def _schedule_shared(self, tests: list[int], position: int) -> None:
+        """Start running, in the test kernel, the assignment's cells the next test cell needs."""
+        if position >= len(tests) or self.stopped is not None:
+            self.shared_task = None
+            return
+        grade_id = nbgrader_meta(self.nb.cells[tests[position]]).get("grade_id")
+        try:
+            wanted = [i for i in self.plan.shared_before(grade_id) if i not in self.shared_done]
+        except KeyError:
+            wanted = []
+        self.shared_done.update(wanted)
+        self.shared_task = asyncio.ensure_future(self._run_shared(wanted))
+
+    async def _run_shared(self, indices: list[int]) -> str | None:
+        for index in indices:
+            cell = self.source.cells[index]
+            timeout = max(1.0, self.deadline - monotonic())
+            reply = await self.drivers["tests"].execute(cell.source, timeout, store_history=False)
+            if reply.status != "ok":
+                return (f"the assignment's cell {index + 1} failed in the grader's test kernel: "
+                        f"{reply.ename or reply.status}: {reply.evalue}")
+        return None
+
+    # -- a cell of the student's
+    async def _student_cell(self, cell: NotebookNode, index: int) -> None:
+        where = describe_cell(cell, index)
+        outputs: list = []
+        state: dict = {}
+        limit = min(self.limits.cell_seconds, self.deadline - monotonic())
+        reply = await self.drivers["student"].execute(cell.source, limit, lambda m: self._sink(m, outputs, state,
+                                                                                                where))
+        cell.outputs = outputs
+        self.count += 1
+        cell.execution_count = self.count
+        self._after("student", reply, cell, index, limit)
+
+    def _after(self, role: str, reply: Reply, cell: NotebookNode, index: int, limit: float) -> None:
+        """Flag or stop after an execution, from how it ended."""
+        where = describe_cell(cell, index)
+        driver = self.drivers[role]
+        whose = "the student's kernel" if role == "student" else "the test kernel"
+        if driver.flood is not None:
+            self._stop(index, "flood", f"{driver.flood}, in {where}")
+        elif reply.status == "dead":
+            self._stop(index, "kernel-died", f"{_death(driver)} in {where}" if role == "student" else
+                       f"the test kernel died while checking {where} ({_death(driver)}): look at what the "
+                       "student's functions returned")
+        elif reply.status == "ignored":
+            cell.outputs.append(error_output("CellTimeoutError", "the cell ignored the interrupt and was stopped"))
+            self._stop(index, "interrupt-ignored", f"{where} ran past its time limit and {whose} ignored the "
+                                                   "interrupt; the kernel was stopped")
+        elif reply.status == "timeout":
+            cell.outputs.append(error_output("CellTimeoutError", f"the cell ran over its {limit:.0f} s time limit "
+                                                                 "and was interrupted"))
+            if limit < self.limits.cell_seconds:
+                self._stop(index, "time-limit", f"the notebook used up its {self.limits.notebook_seconds} s time "
+                                                f"limit in {where}")
+            else:
+                self.report.flags.append(Flag("timeout", f"{where} ran over the {self.limits.cell_seconds} s cell "
+                                                         "limit and was interrupted; the rest of the notebook ran",
+                                              index))
+        elif reply.ename == "MemoryError":
+            self.report.flags.append(Flag("memory", f"{where} ran out of memory (MemoryError)", index))
+        problem = self._resources_problem()
+        if problem and self.stopped is None:
+            self._stop(index, "resources", f"{problem} (in {where})")
+
+    # -- a test cell
+    async def _test_cell(self, cell: NotebookNode, index: int) -> None:
+        where = describe_cell(cell, index)
+        if self.shared_task is not None:
+            problem = await self.shared_task
+            self.shared_task = None
+            if problem:
+                self.report.grader_error = problem
+                self._stop(index, "grader", problem)
+                cell.outputs = [error_output(STOPPED, f"not run: {problem}")]
+                return
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        try:
+            names = self.plan.needs(grade_id)
+        except KeyError:
+            names = []
+        outputs: list = []
+        state: dict = {}
+        limit = max(1.0, min(self.limits.cell_seconds, self.deadline - monotonic()))
+        student, tests = self.drivers["student"], self.drivers["tests"]
+
+        def printed(msg: dict) -> None:  # what the student's functions print while the test runs: text only
+            if msg.get("msg_type") == "stream":
+                self._sink(msg, outputs, state, where)
+
+        serve_id = student.kc.execute(SERVE_CODE.format(path=self.socket), silent=False, store_history=False,
+                                      allow_stdin=False)
+        serving = asyncio.ensure_future(student.wait(serve_id, limit + 3, printed))
+        begun = await tests.execute(BEGIN_CODE.format(names=names, seconds=limit), limit, silent=True,
+                                    store_history=False)
+        if begun.status == "ok":
+            reply = await tests.execute(cell.source, max(1.0, limit - 0.5),
+                                        lambda m: self._sink(m, outputs, state, where))
+        else:
+            outputs.append(error_output(begun.ename or "StudentCodeError", begun.evalue or
+                                        "the student's kernel did not answer the grader"))
+            reply = Reply("error", begun.ename, begun.evalue)
+        await tests.execute(END_CODE, 10, silent=True, store_history=False)
+        served = await serving
+        cell.outputs = outputs
+        self.count += 1
+        cell.execution_count = self.count
+        self._after("tests", reply, cell, index, limit)
+        if self.stopped is None:
+            self._after("student", served if served.status in ("dead", "ignored") else Reply("ok"), cell, index,
+                        limit)
+
+    # -- outputs
+    def _sink(self, msg: dict, outputs: list, state: dict, where: str) -> None:
+        kind = msg.get("msg_type")
+        if kind == "clear_output":
+            if msg.get("content", {}).get("wait"):
+                state["clear_on_next"] = True
+            else:
+                outputs.clear()
+            return
+        output = to_output(msg)
+        if output is None:
+            return
+        if state.pop("clear_on_next", False):
+            outputs.clear()
+        self.budget.keep(outputs, output, state, where)
+
+    # -- stopping
+    def _stop(self, index: int, kind: str, message: str) -> None:
+        if self.stopped is not None:
+            return
+        self.stopped = message
+        self.report.flags.append(Flag(kind, message, index))
+        for driver in self.drivers.values():
+            provisioner = getattr(driver.km, "provisioner", None)
+            process = getattr(provisioner, "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()
+        for group in self.groups.values():
+            try:
+                group.kill_all()
+            except Exception:
+                pass
+
+    def _resources_problem(self) -> str | None:
+        for role, group in self.groups.items():
+            try:
+                problem = group.exceeded()
+            except Exception:
+                problem = None
+            if problem:
+                return f"{'the student' if role == 'student' else 'the test'} kernel's sandbox: {problem}"
+        return None
+
+    async def _watch_resources(self) -> None:
+        """Stop the notebook when a kernel's sandbox passes its CPU budget (or, with a monitor, any budget)."""
+        while self.stopped is None:
+            await asyncio.sleep(0.25)
+            problem = self._resources_problem()
+            if problem:
+                self._stop(-1, "resources", problem)
+                return
+
+    def _close_groups(self) -> None:
+        for role, group in self.groups.items():
+            try:
+                group.close()
+            except Exception as error:
+                self.report.notes.append(f"the {role} kernel's resource group could not be removed: {error}")
+
+
+def _death(driver: KernelDriver, error: BaseException | None = None) -> str:
+    why = driver.km.exit_description() if hasattr(driver.km, "exit_description") else None
+    if why:
+        return why
+    if error is not None:
+        return f"{type(error).__name__}: {str(error)[:300]}"
+    return "the kernel died (os._exit(), a crash, or a resource limit)"
+
+
+def _readable(folder: str) -> None:
+    """Let the sandbox's user read the working copy's files (they are copied into its tmpfs)."""
+    for base, _dirs, files in os.walk(folder):
+        os.chmod(base, 0o755)
+        for name in files:
+            os.chmod(os.path.join(base, name), 0o644)

@@ -14,14 +14,14 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    Execute,
     GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
 
-from course_utils.grading import HideHiddenTests, StderrIsNotFailure
+from course_utils.grading import HideHiddenTests, SplitExecute, StderrIsNotFailure
+from course_utils.grading.sandbox import sandbox_problem
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -37,15 +37,18 @@ c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", f"sqlite:///{ROOT /
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding. Every cell of our notebooks runs in seconds; 60 s per cell stops
-# an endless loop without cutting off honest work.
-c.Execute.timeout = 60
-c.Execute.interrupt_on_timeout = True
+# Autograding: the student's cells run in a sandboxed kernel, every test cell in a second kernel that runs
+# no submission code (course_utils/grading/split_execute.py), so no student code decides a test's verdict.
+# The limits (60 s per cell, 300 s per notebook, memory, output) are course_utils.grading.Limits' defaults.
+# `dlcourse grade` adds pre-flight checks, parallel students and resuming on top of this file.
+c.SplitExecute.source_dir = str(ROOT / "solutions")
+c.SplitExecute.course = str(ROOT)
+c.SplitExecute.sandboxed = sandbox_problem() is None  # without bubblewrap: unsandboxed (it says so in the log)
 # A student who deletes a test cell (or strips its metadata) still has it graded.
 c.OverwriteCells.add_missing_cells = True
 # Warnings written to stderr never cost points: stderr is relabelled after execution.
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    SplitExecute,
     StderrIsNotFailure,
     IgnorePattern,
     ClearMetadataPreprocessor,
@@ -56,5 +59,3 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Feedback never shows the hidden tests, nor the tracebacks that would quote them (nbgrader #917, #1363).
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
-# `dlcourse grade` (course_utils/grading) runs on top of this file: it swaps Execute for GuardedExecute
-# (sandbox, per-notebook limits, tamper guard) and grades every student in isolation.

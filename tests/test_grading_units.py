@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -14,7 +15,6 @@ import pytest
 from course_utils.grading.checks import (
     check_metadata,
     find_notebook,
-    imported_names,
     lint_test_cells,
     preflight,
     read_submission,
@@ -23,8 +23,8 @@ from course_utils.grading.intake import detect_layout, intake, is_valid_student_
 from course_utils.grading.limits import Limits
 from course_utils.grading.preprocessors import HideHiddenTests, strip_hidden_region
 from course_utils.grading.runner import worker_db_url
-from course_utils.grading.sandbox import _parent_folders, bwrap_command, describe_exit
-from course_utils.grading.worker import folder_digest, leaked_lines, secret_lines
+from course_utils.grading.sandbox import FILES_DIR, RPC_DIR, WORK_DIR, _parent_folders, bwrap_command, describe_exit
+from course_utils.grading.worker import feedback_view, folder_digest, leaked_lines, secret_lines
 
 from .conftest import ROOT
 from .grading_cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
@@ -189,14 +189,21 @@ def test_hidden_region_is_replaced_and_tracebacks_cut():
     assert cell.outputs[0]["traceback"] == ["CheckError: heaviside at +-1e-300: wrong"]
 
 
-def test_feedback_scan_finds_hidden_lines_only():
+def test_feedback_scan_finds_hidden_lines_in_test_cells_only():  # 40
     secrets = secret_lines(SOURCE_NB)
     assert secrets and not any("BEGIN HIDDEN" in line for line in secrets)
-    visible = nbformat.read(ROOT / "assignments" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    assert leaked_lines("\n".join(f"<pre>{c.source}</pre>" for c in visible.cells), secrets) == []
-    hidden = SOURCE_NB.cells[cell_index(SOURCE_NB, "test_heaviside_hidden")].source
-    page = "<pre>" + hidden.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "</pre>"
-    assert leaked_lines(page, secrets)
+    # What the feedback of a graded notebook shows: the source with its hidden regions cut.
+    assert leaked_lines(feedback_view(SOURCE_NB), secrets) == []
+    # A hidden line the grader would show (an instructor's test printing its own code) is found ...
+    shown = copy.deepcopy(SOURCE_NB)
+    hidden_line = sorted(secrets)[0]
+    shown.cells[cell_index(shown, "test_heaviside_visible")].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=hidden_line + "\n")]
+    assert leaked_lines(feedback_view(shown), secrets) == [hidden_line]
+    # ... but the same line in the student's own answer cell is the student's code, not a leak.
+    honest = copy.deepcopy(SOURCE_NB)
+    honest.cells[cell_index(honest, "heaviside")].source += "\n" + hidden_line + "\n"
+    assert leaked_lines(feedback_view(honest), secrets) == []
 
 
 # ---------------------------------------------------------------- intake
@@ -237,12 +244,6 @@ def test_intake_errors_say_what_was_expected(tmp_path):
 
 
 # ---------------------------------------------------------------- smaller pieces
-def test_imported_names_of_hw03():
-    names = imported_names(SOURCE_NB)
-    assert names["np"] == "numpy" and names["assert_equal"] == "course_utils.checks:assert_equal"
-    assert "heaviside" not in names  # answers are not imports
-
-
 def test_limits_validate_and_describe():
     with pytest.raises(ValueError, match="cpu_seconds: expected a positive whole number, got 0"):
         Limits(cpu_seconds=0)
@@ -259,15 +260,21 @@ def test_exit_statuses_are_explained():
 
 
 def test_bwrap_command_isolates_network_processes_and_files():
-    command = bwrap_command("/tmp/work", "/tmp/conn", Limits(), 62000, ["python", "-m", "ipykernel_launcher"],
-                            bwrap="bwrap")
+    command = bwrap_command("/tmp/files", "/tmp/conn", "/tmp/rpc", Limits(work_mb=100), 62000,
+                            ["python", "-m", "ipykernel_launcher"], bwrap="bwrap")
     for option in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--clearenv"):
         assert option in command
     binds = {command[i + 2]: command[i + 1] for i, word in enumerate(command) if word in ("--bind", "--ro-bind")}
-    assert binds["/home/student/work"] == "/tmp/work"
+    assert binds[FILES_DIR] == "/tmp/files" and binds[RPC_DIR] == "/tmp/rpc"
     assert str(ROOT / "solutions") not in binds and str(ROOT) not in binds
     writable = [command[i + 2] for i, word in enumerate(command) if word == "--bind"]
-    assert sorted(writable) == ["/home/student/work", "/tmp/conn"]
+    assert sorted(writable) == sorted([RPC_DIR, "/tmp/conn"])
+    # the working copy is a tmpfs of its own size, not a folder of the grading machine
+    tmpfs = [(command[i - 1], command[i + 1]) for i, word in enumerate(command) if word == "--tmpfs"]
+    assert (str(100 * 2**20), WORK_DIR) in tmpfs
+    # both stages run isolated: nothing of a folder the student controls is importable
+    inner = command[command.index("--") + 1:]
+    assert inner[1:4] == ["-I", "-m", "course_utils.grading.sandbox"]
     assert _parent_folders(["/usr", "/a/b/c", "/tmp", "/tmp/x"]) == ["/a", "/a/b"]
 
 
@@ -276,7 +283,7 @@ def test_a_course_cloned_under_tmp_stays_visible_in_the_sandbox(monkeypatch):
     from course_utils.grading import sandbox
 
     monkeypatch.setattr(sandbox, "_readonly_paths", lambda: ["/usr", "/tmp/clone/.venv", "/tmp/clone/course_utils"])
-    command = bwrap_command("/tmp/work", "/tmp/conn", Limits(), 62000, ["python"], bwrap="bwrap")
+    command = bwrap_command("/tmp/files", "/tmp/conn", "/tmp/rpc", Limits(), 62000, ["python"], bwrap="bwrap")
     tmpfs = command.index("/tmp", command.index("--tmpfs"))
     venv = command.index("/tmp/clone/.venv")
     assert tmpfs < venv, "the /tmp tmpfs must come before the binds under it"

@@ -821,44 +821,6 @@ def _is_package(folder: Path) -> bool:
                for name in ("__init__.py", "__init__.pyc"))
 
 
-# ---------------------------------------------------------------- what the tests import
-def imported_names(source: NotebookNode) -> dict[str, str]:
-    """The names the source's non-answer cells import, and what each must refer to.
-
-    ``import numpy as np`` gives ``{"np": "numpy"}``; ``from m import f`` gives
-    ``{"f": "m:f"}``. The tamper guard checks that the notebook's names keep
-    referring to these objects (a student could otherwise rebind
-    ``assert_equal`` to a function that never fails).
-
-    Example:
-        >>> import nbformat
-        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import numpy as np\\nfrom math import pi")])
-        >>> imported_names(nb)
-        {'np': 'numpy', 'pi': 'math:pi'}
-    """
-    names: dict[str, str] = {}
-    for cell in source.cells:
-        if cell.cell_type != "code" or _meta(cell).get("solution"):
-            continue
-        try:
-            tree = ast.parse(_without_magics(cell.source))
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        names[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        names[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    if alias.name != "*":
-                        names[alias.asname or alias.name] = f"{node.module}:{alias.name}"
-    return names
-
-
 # ---------------------------------------------------------------- lint of the source
 def lint_test_cells(source: NotebookNode) -> list[str]:
     """Problems of the assignment's test cells: a syntax error, or a last statement nbgrader would score.

@@ -334,7 +334,8 @@ class Encoder:
         if array.dtype.kind not in NUMPY_KINDS:
             raise CodecError(f"an array of dtype {array.dtype} cannot be sent (numbers, bool and text only)")
         data = numpy.ascontiguousarray(array)
-        return {"t": "nd", "m": index, "d": data.dtype.str, "s": list(array.shape), "b": self.blob(data.data)}
+        raw = memoryview(data.reshape(-1)).cast("B") if data.size else b""
+        return {"t": "nd", "m": index, "d": data.dtype.str, "s": list(array.shape), "b": self.blob(raw)}
 
     def _numpy_scalar(self, value: Any) -> dict:
         dtype = value.dtype

@@ -310,12 +310,14 @@ class Harness:
         self.end()
         self.deadline = time.monotonic() + seconds
         self.problem = None
+        self.callbacks.clear()  # a test's functions can be called back during its own cell only
+        self._callback_numbers.clear()
         self.listener.settimeout(max(0.1, seconds))
         try:
             connection, _ = self.listener.accept()
         except TimeoutError:
             raise StudentCodeError("the student's kernel did not connect to the grader") from None
-        self.peer = Peer(Channel(connection, self.max_message_bytes), self._answer)
+        self.peer = Peer(Channel(connection, self.max_message_bytes), self._answer, deadline=self.deadline)
         if not names:
             return
         reply, blobs = self._request({"op": "names", "names": list(names)}, [])
@@ -338,6 +340,8 @@ class Harness:
     def end(self) -> None:
         """Tell the student's kernel the test cell is over, and close the connection."""
         peer, self.peer = self.peer, None
+        self.callbacks.clear()
+        self._callback_numbers.clear()
         if peer is None:
             return
         try:
@@ -368,9 +372,6 @@ class Harness:
         decoder = self._decoder(blobs)
         decoder.memo = memo
         context = reply.get("context") if isinstance(reply.get("context"), dict) else {}
-        torch = _torch()
-        if torch is not None and isinstance(context.get("grad"), bool):
-            torch.set_grad_enabled(context["grad"])
         try:
             value = read_reply(reply, decoder)
         except (CodecError, BrokenExchange) as error:

@@ -80,6 +80,10 @@ class HideHiddenTests(NbGraderPreprocessor):
     its output, only the error name and message -- the message the course's
     checks write for students. ``show_messages = False`` hides those too.
 
+    Every test cell's traceback is cut to its last line, the error name and
+    message: a traceback quotes the code of each frame, and a visible test can
+    run code of a hidden one (a helper it defined, a callback it handed out).
+
     Example:
         >>> import nbformat
         >>> cell = nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\\nassert f(2) == 4, 'f(2)'\\n### END HIDDEN TESTS")
@@ -97,6 +101,9 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(self, cell: NotebookNode, resources: dict, cell_index: int) -> tuple[NotebookNode, dict]:
         if not _is_test_cell(cell):
             return cell, resources
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
         source, hidden = strip_hidden_region(cell.source)
         if not hidden:
             return cell, resources

@@ -69,8 +69,8 @@ class Channel:
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             raise PeerTimeout("no time left to send")
-        self.sock.settimeout(left)
         try:
+            self.sock.settimeout(left)
             if sum(len(part) for part in parts) < 1 << 20:
                 self.sock.sendall(b"".join(parts))
             else:  # large buffers go out one by one, without being copied into one
@@ -109,14 +109,14 @@ class Channel:
         view = memoryview(buffer)
         got = 0
         while got < size:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise PeerTimeout("no answer before the time limit")
-                self.sock.settimeout(left)
-            else:
-                self.sock.settimeout(None)
             try:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise PeerTimeout("no answer before the time limit")
+                    self.sock.settimeout(left)
+                else:
+                    self.sock.settimeout(None)
                 count = self.sock.recv_into(view[got:], min(size - got, 1 << 24))
             except TimeoutError:
                 raise PeerTimeout("no answer before the time limit") from None
@@ -145,6 +145,7 @@ class Peer:
 
     channel: Channel
     serve: Callable[[dict, list[bytes]], tuple[dict, list[Any]]]
+    deadline: float | None = None  # for sending replies: a peer that does not read them cannot hold this side
     _next: int = 1
 
     def request(self, header: dict, blobs: list[Any], deadline: float | None) -> tuple[dict, list[bytes]]:
@@ -162,7 +163,7 @@ class Peer:
     def answer(self, incoming: dict, blobs: list[bytes]) -> None:
         """Serve one request and send its reply."""
         reply, reply_blobs = self.serve(incoming, blobs)
-        self.channel.send({**reply, "op": "reply", "re": incoming.get("n")}, reply_blobs)
+        self.channel.send({**reply, "op": "reply", "re": incoming.get("n")}, reply_blobs, self.deadline)
 
 
 def seconds_left(deadline: float | None) -> float:

@@ -72,7 +72,7 @@ END_CODE = "__dlcourse_harness__.end()"
 class Flag:
     """Something about one notebook's run that a human should know (the student is flagged)."""
 
-    kind: str  # "timeout", "time-limit", "interrupt-ignored", "kernel-died", "memory", "flood", "resources"
+    kind: str  # timeout, time-limit, interrupt-ignored, kernel-died, memory, flood, resources, no-answer, files
     message: str
     cell: int | None = None
 
@@ -133,6 +133,9 @@ class OutputBudget:
     used_notebook: int = 0
 
     def keep(self, outputs: list, output: NotebookNode, state: dict, where: str) -> None:
+        if output.output_type == "error":  # an error decides a test's score: it is always kept (and is short)
+            outputs.append(output)
+            return
         size = len(json.dumps(output, default=str))
         used = state.get("used", 0)
         if used + size > self.cell_bytes or self.used_notebook + size > self.notebook_bytes:
@@ -154,22 +157,52 @@ class OutputBudget:
             outputs.append(output)
 
 
+SAFE_MIMETYPES = ("text/plain", "image/png", "image/jpeg", "image/gif")
+"""The kinds of rich output kept in a graded notebook: text and pictures. HTML, JavaScript, SVG, Markdown and
+widget views are dropped (keeping their plain-text version), so that nothing a submission displays can run
+as script where an instructor opens the notebook or its feedback page."""
+
+
+def clean_text(value: Any) -> Any:
+    """``value`` with every string made valid UTF-8 (a lone surrogate becomes U+FFFD), recursively.
+
+    Example:
+        >>> clean_text({"a": ["ok", "\\ud800".encode().decode("unicode_escape")]})
+        {'a': ['ok', '\ufffd']}
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8", "replace") if not value.isascii() else value
+    if isinstance(value, list):
+        return [clean_text(item) for item in value]
+    if isinstance(value, dict):
+        return {str(clean_text(key)): clean_text(item) for key, item in value.items()}
+    return value if value is None or isinstance(value, (bool, int, float)) else str(value)
+
+
 def to_output(msg: dict) -> NotebookNode | None:
-    """The notebook output for an IOPub message (``None`` for messages that make none)."""
+    """The notebook output for an IOPub message (``None`` for messages that make none): text and pictures only."""
     kind, content = msg.get("msg_type"), msg.get("content", {})
+    if not isinstance(content, dict):
+        return None
     if kind == "stream" and isinstance(content.get("text"), str):
         name = content.get("name") if content.get("name") in ("stdout", "stderr") else "stdout"
-        return NotebookNode(output_type="stream", name=name, text=content["text"])
+        return NotebookNode(output_type="stream", name=name, text=clean_text(content["text"]))
     if kind in ("display_data", "execute_result") and isinstance(content.get("data"), dict):
-        output = NotebookNode(output_type=kind, data=content["data"], metadata=content.get("metadata") or {})
+        data = {mime: value for mime, value in content["data"].items() if mime in SAFE_MIMETYPES}
+        if not data:
+            return None
+        metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else {}
+        metadata = {mime: value for mime, value in metadata.items() if mime in data and isinstance(value, dict)}
+        output = NotebookNode(output_type=kind, data=clean_text(data), metadata=clean_text(metadata))
         if kind == "execute_result":
-            output["execution_count"] = content.get("execution_count")
+            count = content.get("execution_count")
+            output["execution_count"] = count if type(count) is int else None
         return output
     if kind == "error":
         traceback = content.get("traceback") if isinstance(content.get("traceback"), list) else []
-        return NotebookNode(output_type="error", ename=str(content.get("ename", "Error"))[:200],
-                            evalue=str(content.get("evalue", ""))[:2000],
-                            traceback=[str(line)[:2000] for line in traceback[-30:]])
+        return NotebookNode(output_type="error", ename=clean_text(str(content.get("ename", "Error"))[:200]),
+                            evalue=clean_text(str(content.get("evalue", ""))[:2000]),
+                            traceback=[clean_text(str(line)[:2000]) for line in traceback[-30:]])
     return None
 
 
@@ -307,6 +340,9 @@ class SplitExecute(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         limits = Limits(**self.limits) if self.limits else Limits()
+        if not self.sandboxed:
+            self.log.warning("grading without the sandbox: the student's code runs with your permissions "
+                             "(install bubblewrap, or use `dlcourse grade`, which refuses to run without it)")
         info = resources.get("nbgrader", {})
         name = str(info.get("notebook") or resources.get("unique_key") or "notebook")
         report = RunReport(notebook=name)
@@ -538,18 +574,36 @@ class _NotebookRun:
         serve_id = student.kc.execute(SERVE_CODE.format(path=self.socket), silent=False, store_history=False,
                                       allow_stdin=False)
         serving = asyncio.ensure_future(student.wait(serve_id, limit + 3, printed))
-        begun = await tests.execute(BEGIN_CODE.format(names=names, seconds=limit), limit, silent=True,
-                                    store_history=False)
+        beginning = asyncio.ensure_future(tests.execute(BEGIN_CODE.format(names=names, seconds=limit), limit,
+                                                        silent=True, store_history=False))
+        await asyncio.wait({serving, beginning}, return_when=asyncio.FIRST_COMPLETED)
+        if serving.done() and not beginning.done():  # the student's kernel stopped serving before it connected
+            try:
+                await tests.km.interrupt_kernel()
+            except Exception:
+                pass
+        begun = await beginning
         if begun.status == "ok":
             reply = await tests.execute(cell.source, max(1.0, limit - 0.5),
                                         lambda m: self._sink(m, outputs, state, where))
         else:
-            outputs.append(error_output(begun.ename or "StudentCodeError", begun.evalue or
-                                        "the student's kernel did not answer the grader"))
-            reply = Reply("error", begun.ename, begun.evalue)
+            answer = serving.result() if serving.done() else None
+            why = (f"it stopped serving ({answer.ename}: {answer.evalue})" if answer and answer.ename
+                   else "it did not connect")
+            outputs.append(error_output("StudentCodeError", f"the student's kernel did not answer the tests: {why}"))
+            reply = Reply("error", "StudentCodeError", why)
+            if not any(flag.kind == "no-answer" for flag in self.report.flags):
+                self.report.flags.append(Flag("no-answer", f"the student's kernel did not answer the tests in "
+                                                           f"{where} ({why}): its notebook changed how the kernel "
+                                                           "runs code, or broke it", index))
         await tests.execute(END_CODE, 10, silent=True, store_history=False)
         served = await serving
         cell.outputs = outputs
+        if reply.status != "ok" and not any(o.get("output_type") == "error" for o in outputs):
+            # The verdict is the test kernel's answer: a test that did not finish cleanly always shows an error
+            # (its own may have been lost to a flood, or the kernel stopped before it could send one).
+            outputs.append(error_output(reply.ename or STOPPED, reply.evalue or
+                                        f"the test did not finish ({reply.status})"))
         self.count += 1
         cell.execution_count = self.count
         self._after("tests", reply, cell, index, limit)

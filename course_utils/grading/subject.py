@@ -246,14 +246,10 @@ class _Context:
             self._errstate.__exit__(*exc)
 
     def after(self) -> dict:
-        """What the test's kernel should know after the request: warnings raised, the gradient mode now."""
-        torch = _torch()
-        result: dict[str, Any] = {"warnings": [
+        """What the test's kernel should know after the request: the warnings the call raised."""
+        return {"warnings": [
             [next((c.__name__ for c in w.category.__mro__ if c.__module__ == "builtins"), "UserWarning"),
              str(w.message)[:1000]] for w in self.recorded[:MAX_WARNINGS]]}
-        if torch is not None:
-            result["grad"] = torch.is_grad_enabled()
-        return result
 
 
 def set_random_states(states: Any) -> None:

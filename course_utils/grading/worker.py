@@ -129,7 +129,13 @@ def html_text(page: str) -> str:
     return html.unescape("".join(parser.parts))
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TRACEBACK_PREFIX = re.compile(r"^\s*(-*>\s*)?\d+\s")
+
+
 def _normal(line: str) -> str:
+    """A line as compared by the leak scan: no colour codes, no traceback line number, spaces collapsed."""
+    line = _TRACEBACK_PREFIX.sub("", _ANSI.sub("", line))
     return re.sub(r"\s+", " ", line).strip()
 
 

@@ -137,7 +137,7 @@ def bench_grading(repeat: int, assignment: str = "hw08_pytorch_mlp", students: i
     """A class of ``students`` correct submissions through ``dlcourse grade`` (1 and 2 jobs) vs nbclient alone.
 
     The course is a scratch copy holding only this assignment, released first (as an instructor would have
-    done), so the timed runs are pure grading: intake, pre-flight, sandboxed execution with the guard,
+    done), so the timed runs are pure grading: intake, pre-flight, execution in the two sandboxed kernels,
     feedback, export. Per repeat: the notebook once through nbclient, then the class with 1 and with 2 jobs.
     """
     from course_utils.cli import release_assignments
@@ -230,7 +230,7 @@ def markdown(results: dict) -> str:
     if grading:
         lines += [
             f"**Grading throughput** — a class of {grading['students']} correct {grading['assignment']} submissions "
-            f"through `dlcourse grade` (sandbox, guard, feedback, export; median of {grading['repeat']}):", "",
+            f"through `dlcourse grade` (two sandboxed kernels, feedback, export; median of {grading['repeat']}):", "",
             "| | seconds | × nbclient |", "|---|---:|---:|",
             f"| the notebook through nbclient alone | {grading['nbclient_s']:.1f} | 1.00 |",
             f"| per submission, `--jobs 1` (class time / {grading['students']}) | {grading['per_submission_s']:.1f} | "

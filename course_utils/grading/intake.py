@@ -191,7 +191,7 @@ def _intake_zip(course: Path, archive: Path, assignments: list[str], pattern: st
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         shutil.copyfile(archive, folder / archive.name)
-        command = [sys.executable, "-m", "nbgrader", "zip_collect", assignment, "--force",
+        command = [sys.executable, "-I", "-m", "nbgrader", "zip_collect", assignment, "--force",
                    f"--FileNameCollectorPlugin.named_regexp={pattern}", "--log-level=WARN"]
         if len(assignments) > 1:
             command.append("--strict")  # with several assignments, a notebook goes only where its name fits

@@ -23,16 +23,18 @@ NOTEBOOK_SECONDS = 300
 """Wall-clock seconds the whole notebook may run, kernel start included; the cells left get 0."""
 
 CPU_SECONDS = 300
-"""CPU seconds the kernel process may use (``RLIMIT_CPU``); past it the kernel is killed (SIGXCPU)."""
+"""CPU seconds a kernel's sandbox may use, all its processes together (its resource group; each process also
+has it as ``RLIMIT_CPU``); past it the notebook is stopped."""
 
 MEMORY_MB = 3072
-"""Private memory of one process in MiB (``RLIMIT_DATA``). PyTorch alone takes about 800 MiB."""
+"""Memory of a kernel's sandbox in MiB, all its processes (and its tmpfs files) together, and of each process
+(``RLIMIT_DATA``). PyTorch alone takes about 800 MiB."""
 
 ADDRESS_SPACE_EXTRA_MB = 6144
 """Address space allowed beyond ``memory_mb`` (``RLIMIT_AS``): PyTorch reserves 3 GiB it never touches."""
 
 PROCESSES = 64
-"""Processes and threads the sandbox may hold at once (``RLIMIT_NPROC``)."""
+"""Processes and threads a kernel's sandbox may hold at once (its resource group, and ``RLIMIT_NPROC``)."""
 
 FILE_MB = 64
 """Largest file the student's code may write, in MiB (``RLIMIT_FSIZE``)."""
@@ -49,6 +51,9 @@ MESSAGE_MB = 256
 RECEIVED_MB = 64
 """All a kernel may send the grader during one notebook (every message: outputs, errors, display updates,
 widget state, metadata), in MiB; past it the notebook is stopped as a flood."""
+
+CELL_RECEIVED_MB = 16
+"""All a kernel may send the grader while one cell runs, in MiB (also the largest single message)."""
 
 OPEN_FILES = 1024
 """Open file descriptors (``RLIMIT_NOFILE``)."""
@@ -77,6 +82,7 @@ class Limits:
     work_mb: int = WORK_MB
     message_mb: int = MESSAGE_MB
     received_mb: int = RECEIVED_MB
+    cell_received_mb: int = CELL_RECEIVED_MB
     open_files: int = OPEN_FILES
     cell_output_kb: int = CELL_OUTPUT_KB
     notebook_output_kb: int = NOTEBOOK_OUTPUT_KB

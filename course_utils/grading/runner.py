@@ -228,7 +228,7 @@ class _Worker:
 
         log = open(self.log_path, "a")
         process = subprocess.Popen(
-            [sys.executable, "-m", "course_utils.grading.worker", "--settings", str(self.settings),
+            [sys.executable, "-I", "-m", "course_utils.grading.worker", "--settings", str(self.settings),
              "--slot", str(self.slot), "--parent", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=self.course, env=nbgrader_env())
         log.close()
@@ -398,7 +398,7 @@ def grade_class(options: GradeOptions) -> Summary:
         timeout = options.limits.notebook_seconds + WATCHDOG_EXTRA_SECONDS
         records += _run_workers(course, settings_path, tasks, options.jobs, timeout, report)
         grades_csv = (options.grades_csv or course / "grades.csv").resolve()
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(grades_csv),
+        done = subprocess.run([sys.executable, "-I", "-m", "nbgrader", "export", "--to", str(grades_csv),
                                f"--CourseDirectory.db_url={db_url}", "--log-level=WARN"],
                               cwd=course, capture_output=True, text=True, env=env)
         if done.returncode != 0:
@@ -447,12 +447,18 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--grades", type=Path, help="where to write grades.csv (default: the course folder)")
     parser.add_argument("--sandbox", choices=("bwrap", "none"), default="bwrap",
                         help="bwrap: bubblewrap with resource limits (default); none: no isolation, for trusted work")
-    limits = parser.add_argument_group("limits (per notebook unless stated)")
+    limits = parser.add_argument_group("limits (per kernel and notebook unless stated)")
     for name, help_text in (("cell_seconds", "wall-clock seconds per cell"),
                             ("notebook_seconds", "wall-clock seconds for the whole notebook"),
-                            ("cpu_seconds", "CPU seconds"), ("memory_mb", "private memory, MiB"),
-                            ("processes", "processes and threads"), ("file_mb", "largest file written, MiB"),
-                            ("cell_output_kb", "output per cell, KiB"), ("notebook_output_kb", "output in all, KiB")):
+                            ("cpu_seconds", "CPU seconds of all the kernel's processes together"),
+                            ("memory_mb", "memory of all the kernel's processes together, MiB"),
+                            ("processes", "processes and threads at once"), ("file_mb", "largest file written, MiB"),
+                            ("work_mb", "the working copy (a tmpfs), MiB"),
+                            ("cell_output_kb", "output kept per cell, KiB"),
+                            ("notebook_output_kb", "output kept in all, KiB"),
+                            ("message_mb", "largest result of one call of a student's function, MiB"),
+                            ("cell_received_mb", "all messages a kernel may send during one cell, MiB"),
+                            ("received_mb", "all messages a kernel may send during the notebook, MiB")):
         flag = "--" + name.replace("_", "-")
         limits.add_argument(flag, type=int, dest=name, default=None,
                             help=f"{help_text} (default {getattr(defaults, name)})")
@@ -462,8 +468,8 @@ def run_from_args(args: Any) -> int:
     """Run ``dlcourse grade`` with parsed arguments; print the summary; return the exit status."""
     from course_utils.cli import find_root
 
-    names = ("cell_seconds", "notebook_seconds", "cpu_seconds", "memory_mb", "processes", "file_mb",
-             "cell_output_kb", "notebook_output_kb")
+    names = ("cell_seconds", "notebook_seconds", "cpu_seconds", "memory_mb", "processes", "file_mb", "work_mb",
+             "cell_output_kb", "notebook_output_kb", "message_mb", "cell_received_mb", "received_mb")
     try:
         limits = Limits().with_overrides(**{name: getattr(args, name) for name in names})
         options = GradeOptions(

@@ -223,6 +223,7 @@ class KernelDriver:
         self.name, self.km, self.context, self.limits = name, km, context, limits
         self.kc: Any = None
         self.received = 0
+        self.cell_received = 0
         self.flood: str | None = None
 
     async def start(self, extra_arguments: list[str]) -> None:
@@ -238,15 +239,23 @@ class KernelDriver:
             return False
 
     def count(self, msg: dict) -> None:
-        self.received += message_size(msg)
-        if self.received > self.limits.received_mb * 2**20 and self.flood is None:
+        size = message_size(msg)
+        self.received += size
+        self.cell_received += size
+        if self.flood is not None:
+            return
+        if self.received > self.limits.received_mb * 2**20:
             self.flood = (f"the {self.name} kernel sent more than {self.limits.received_mb} MiB of messages "
-                          "(outputs, errors, display updates, widget state): a flood")
+                          "(outputs, errors, display updates, widget state, metadata) in the notebook: a flood")
+        elif self.cell_received > self.limits.cell_received_mb * 2**20:
+            self.flood = (f"the {self.name} kernel sent more than {self.limits.cell_received_mb} MiB of messages "
+                          "(outputs, errors, display updates, widget state, metadata) in one cell: a flood")
 
     async def execute(self, code: str, timeout: float, sink: Any = None, silent: bool = False,
                       store_history: bool = True) -> Reply:
         """Run ``code``; each IOPub message of it goes to ``sink(msg)``; wait at most ``timeout`` seconds."""
         msg_id = self.kc.execute(code, silent=silent, store_history=store_history, allow_stdin=False)
+        self.cell_received = 0
         return await self.wait(msg_id, timeout, sink)
 
     async def wait(self, msg_id: str, timeout: float, sink: Any = None) -> Reply:
@@ -412,7 +421,7 @@ class _NotebookRun:
 
     async def _start(self, work: str, rpc: str) -> bool:
         context = zmq.asyncio.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, min(16, self.limits.received_mb) * 2**20)
+        context.setsockopt(zmq.MAXMSGSIZE, min(self.limits.cell_received_mb, self.limits.received_mb) * 2**20)
         budget = Budget(memory_mb=self.limits.memory_mb, processes=self.limits.processes,
                         cpu_seconds=float(self.limits.cpu_seconds))
         for role, files in (("student", work), ("tests", str(self.source_folder))):

@@ -580,6 +580,9 @@ def test_the_lint_rejects_tests_that_would_grade_differently_in_two_kernels():
     problems = lint_split(broken)
     assert any("assigns heaviside" in p for p in problems)
     assert any("np.random.rand(...) on line 2" in p for p in problems)
+    given = copy.deepcopy(source)
+    given.cells.insert(10, nbformat.v4.new_code_cell("neuron = None  # given code that rebinds an answer"))
+    assert any("assigns neuron, which an answer cell defines" in p for p in lint_split(given))
     seeded = copy.deepcopy(source)
     test = next(c for c in seeded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_neuron_hidden")
     test.source = "np.random.seed(0)\nx = np.random.rand(3)\n" + test.source

@@ -238,8 +238,8 @@ def lint_split(source: NotebookNode) -> list[str]:
     - a test cell draws from a global random generator (``np.random.rand``,
       ``torch.randn``, ...) without seeding it earlier in the same cell: its
       inputs would depend on what ran before it;
-    - a shared cell defines a name a test uses, *after* a student cell rebinds
-      it (the test would see the shared value).
+    - a given cell assigns a name an answer cell above it defines (the test
+      kernel would use the student's copy of that given cell).
 
     Example:
         >>> import nbformat
@@ -249,6 +249,11 @@ def lint_split(source: NotebookNode) -> list[str]:
     plan = plan_notebook(source)
     problems: list[str] = []
     for cell in plan.cells:
+        if cell.role == "shared":
+            clash = sorted(cell.binds & plan.student_names_before(cell.index))
+            if clash:
+                problems.append(f"cell {cell.index + 1} (given code) assigns {', '.join(clash)}, which an answer "
+                                "cell defines above it: the tests would see the student's copy of that cell")
         if cell.role != "test":
             continue
         clash = sorted(cell.binds & plan.student_names_before(cell.index))

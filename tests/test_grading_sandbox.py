@@ -2,7 +2,10 @@
 
 Each probe prints what happened (BLOCKED ... / LEAK ... / WROTE ...) into its cell's output; the tests read
 the autograded notebooks and check the grading machine itself (the gradebook, files, a listening server).
-GRADING_THREATS #24 (read hidden tests) and #25 (write the gradebook) are the read and write probes.
+GRADING_THREATS #24 (read hidden tests) and #25 (write the gradebook) are the read and write probes; #37
+(inherited file descriptors), #38 (a full disk, memory multiplied by forking) and #45 (signals) have probes
+of their own. The student's kernel runs in its sandbox with its working copy in a tmpfs of its own; the
+resource group holds memory and processes for all its processes together.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import uuid
 
 import pytest
 
+from course_utils.grading.limits import Limits
 from course_utils.grading.sandbox import sandbox_problem, sandbox_uid
 
 from .grading_cases import PARTS, points, sandbox_cases, write_class
@@ -24,8 +28,11 @@ pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("grading_sandbox")]
 
 LIMITS = {"--cell-seconds": 30, "--notebook-seconds": 60, "--cpu-seconds": 8, "--memory-mb": 1536,
           "--processes": 48, "--file-mb": 8}
+WORK_MB = Limits().work_mb  # `dlcourse grade` has no option for it
 POINTS = points()
 FULL = sum(POINTS.values())
+MAJORITY = sum(POINTS[grade_id] for grade_id in PARTS["majority"])
+FD_TARGETS = ("/dev/null", "pipe:[", "socket:[", "anon_inode:[")
 
 
 class _Recorder(socketserver.BaseRequestHandler):
@@ -83,6 +90,7 @@ def test_cannot_write_outside_its_working_copy(run):  # 25
     planted = [p for p in run.course.rglob("*") if p.name in ("planted.txt", "notes.txt")]
     assert planted == [], f"the student's files reached the course folder: {planted}"
     assert "WORKDIR /home/student/work" in out
+    assert f"WORKFS {WORK_MB} MiB tmpfs" in out, "the working copy must be a tmpfs of its own"
     scores = {s: r["score"] for s, r in run.records.items()}
     assert scores["sbx-write"] == FULL and scores["sbx-baseline"] == FULL
     assert all(float(row["score"]) <= FULL for row in run.grades.values()), run.grades
@@ -112,11 +120,13 @@ def test_cpu_time_is_limited(run):
 
 
 def test_number_of_processes_is_limited(run):
-    out = _out(run, "sbx-processes")
-    assert "BLOCKED fork after" in out and "BlockingIOError" in out, out
-    forked = int(out.split("BLOCKED fork after")[1].split()[0])
-    assert forked < LIMITS["--processes"], out
-    assert run.records["sbx-processes"]["score"] == FULL  # the kernel itself carried on
+    record, out = run.records["sbx-processes"], _out(run, "sbx-processes")
+    assert "FORKED all" not in out, out
+    assert record["status"] == "flagged", record
+    assert any(f"tried to run more than {LIMITS['--processes']} processes" in r for r in record["reasons"]), record
+    if "BLOCKED fork after" in out:  # printed when the probe got there before the grader stopped the notebook
+        assert int(out.split("BLOCKED fork after")[1].split()[0]) < LIMITS["--processes"], out
+    assert record["score"] == FULL - MAJORITY, record  # stopped in the last answer cell: the rest was graded
 
 
 def test_output_size_is_limited(run):
@@ -130,3 +140,42 @@ def test_kernel_runs_as_an_unprivileged_user(run):
     course = str(run.course.resolve())
     expected = [sandbox_uid(0, course), sandbox_uid(1, course)] if os.geteuid() == 0 else [os.getuid()]
     assert uid in expected, f"the kernel ran as uid {uid}"
+
+
+def test_no_file_of_the_grader_is_inherited(run):  # 37
+    out = _out(run, "sbx-descriptors")
+    targets = dict(line.split(" ", 2)[1:] for line in out.splitlines() if line.startswith("FD "))
+    assert targets.get("0") == "/dev/null", out
+    assert targets.get("1", "").startswith("pipe:[") and targets.get("2", "").startswith("pipe:["), out
+    odd = {fd: target for fd, target in targets.items() if not target.startswith(FD_TARGETS)}
+    assert odd == {}, f"the kernel holds files of the grading machine: {odd}"
+    assert run.records["sbx-descriptors"]["score"] == FULL
+
+
+def test_many_files_fill_only_the_working_copy(run):  # 38
+    out = _out(run, "sbx-fill-work")
+    assert "BLOCKED disk ENOSPC" in out, out
+    written = int(out.split("after")[1].split()[0])
+    size = int(out.split("MiB of")[1].split()[0])
+    assert size == WORK_MB and written <= WORK_MB, out
+    assert [p for p in run.course.rglob("fill-*.bin")] == []
+    assert run.records["sbx-fill-work"]["status"] == "graded" and run.records["sbx-fill-work"]["score"] == FULL
+
+
+def test_memory_is_limited_for_all_processes_together(run):  # 38
+    record, out = run.records["sbx-fork-memory"], _out(run, "sbx-fork-memory")
+    assert "MemoryError" not in out.split("CHILDREN")[-1], f"a child hit the per-process limit instead: {out}"
+    assert "CHILDREN" not in out or "signal 9" in out.split("CHILDREN")[-1], out
+    assert record["status"] == "flagged", record
+    assert any(f"{LIMITS['--memory-mb'] / 1024:g} GiB memory limit" in r or "memory limit" in r
+               for r in record["reasons"]), record
+    assert record["score"] == FULL - MAJORITY, record
+
+
+def test_signals_reach_only_the_students_own_sandbox(run):  # 45
+    record, out = run.records["sbx-kill-all"], _out(run, "sbx-kill-all")
+    assert "SKIPPED kill" not in out and "KILL -1" in out, out
+    processes = out.split("PROCESSES")[1].split("me")[0]
+    assert len(processes.strip(" []").split(",")) <= 3, out
+    assert record["status"] == "graded" and record["score"] == FULL, record  # the test kernel lived on
+    assert run.records["sbx-baseline"]["score"] == FULL

@@ -397,12 +397,13 @@ class _NotebookRun:
         with tempfile.TemporaryDirectory(prefix="dlcourse-work-", dir=scratch_root) as scratch, \
                 tempfile.TemporaryDirectory(prefix="dlc-rpc-") as rpc:
             work = os.path.join(scratch, "work")
-            size = copy_files(self.folder, work)
-            _readable(work)
-            if size > self.limits.work_mb * 2**20:
+            size = _files_size(self.folder)
+            if size > self.limits.work_mb * 2**20:  # measured before anything is copied onto the grader's disk
                 self._stop_before_start("files", f"the submission's files take {size / 2**20:.0f} MiB, over the "
                                                  f"{self.limits.work_mb} MiB of the working copy")
                 return
+            copy_files(self.folder, work)
+            _readable(work)
             tests_uid = sandbox_uid(self.owner.slot, self.owner.course or None, "tests")
             if os.geteuid() == 0 and self.owner.sandboxed:
                 os.chown(rpc, tests_uid, tests_uid)
@@ -687,6 +688,18 @@ def _death(driver: KernelDriver, error: BaseException | None = None) -> str:
     if error is not None:
         return f"{type(error).__name__}: {str(error)[:300]}"
     return "the kernel died (os._exit(), a crash, or a resource limit)"
+
+
+def _files_size(folder: str) -> int:
+    """Bytes of the regular files below ``folder`` (links and special files are never copied, nor counted)."""
+    total = 0
+    for base, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(base, d))]
+        for name in files:
+            path = os.path.join(base, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                total += os.path.getsize(path)
+    return total
 
 
 def _readable(folder: str) -> None:

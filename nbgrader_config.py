@@ -20,7 +20,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from course_utils.grading import HideHiddenTests, SplitExecute, StderrIsNotFailure
+from course_utils.grading import HideHiddenTests, SanitizeSubmission, SplitExecute, StderrIsNotFailure
 from course_utils.grading.sandbox import sandbox_problem
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -50,6 +50,7 @@ c.OverwriteCells.add_missing_cells = True
 c.Autograde.autograde_preprocessors = [
     SplitExecute,
     StderrIsNotFailure,
+    SanitizeSubmission,  # no script a submission wrote runs where the autograded notebook is opened
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -58,4 +59,4 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 # Feedback never shows the hidden tests, nor the tracebacks that would quote them (nbgrader #917, #1363).
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeSubmission, CSSHTMLHeaderPreprocessor]

@@ -415,11 +415,35 @@ def test_student_functions_are_called_with_data(session):
     assert ns["double"](np.arange(3)).tolist() == [0, 2, 4]
 
 
-def test_argument_changes_and_identity_follow_the_call(session):  # 48
+def test_plain_data_crosses_by_value_so_a_tests_values_cannot_be_changed(session):  # 48
     ns = session.namespace
     w = np.ones(3)
-    assert ns["zero_first"](w) is w and w.tolist() == [0.0, 1.0, 1.0]
-    assert ns["same_or_copy"](w, True) is w and ns["same_or_copy"](w, False) is not w
+    result = ns["zero_first"](w)
+    assert w.tolist() == [1.0, 1.0, 1.0] and result.tolist() == [0.0, 1.0, 1.0] and result is not w
+    assert ns["same_or_copy"](w, True) is not w  # a result is never one of the test's own arrays
+
+
+def test_models_and_generators_are_shared_so_training_reaches_the_test():
+    made = _Session(STUDENT + """
+def train(model, optimizer, generator):
+    optimizer.zero_grad()
+    model(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    return model, torch.rand(1, generator=generator)
+""")
+    try:
+        torch.manual_seed(0)
+        model = nn.Linear(2, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        generator = torch.Generator().manual_seed(4)
+        weight = model.weight.detach().clone()
+        returned, _ = made.namespace["train"](model, optimizer, generator)
+        assert returned is model and not torch.equal(model.weight, weight) and model.weight.grad is not None
+        expected = torch.Generator().manual_seed(4)
+        torch.rand(1, generator=expected)
+        assert torch.equal(generator.get_state(), expected.get_state())
+    finally:
+        made.close()
 
 
 def test_callbacks_run_in_the_test_kernel_with_data(session):
@@ -515,7 +539,8 @@ class _Forger(Subject):
     ({"ok": True, "value": {"t": "cb", "i": 99}, "updates": []}, "malformed answer"),
     ({"ok": True, "value": {"t": "ref", "i": 50}, "updates": []}, "malformed answer"),
     ({"ok": True, "value": 1, "updates": [[5, {"t": "list", "m": 5, "v": []}]]}, "malformed answer"),
-    ({"ok": True, "value": 1, "updates": [[0, {"t": "dict", "m": 0, "k": [], "v": []}]]}, "malformed answer"),
+    ({"ok": True, "value": 1, "updates": [[0, {"t": "list", "m": 0, "v": []}]]}, "malformed answer"),  # a copy
+    ({"ok": True, "value": {"t": "ref", "i": 0}, "updates": []}, "malformed answer"),  # the test's own list
     ({"ok": True, "value": {"t": "module", "m": 1, "c": "torch.nn.Linear", "tr": True, "a": {"forward": 0},
                             "p": {}, "bu": {}, "sub": {}}, "updates": []}, "malformed answer"),
     ({"ok": True, "value": {"t": "nd", "m": 1, "d": "|O", "s": [1], "b": 0}, "updates": []}, "malformed answer"),

@@ -30,7 +30,7 @@ import importlib
 from typing import Any
 
 _PUBLIC = {
-    "course_utils.grading.preprocessors": ["HideHiddenTests", "StderrIsNotFailure"],
+    "course_utils.grading.preprocessors": ["HideHiddenTests", "SanitizeSubmission", "StderrIsNotFailure"],
     "course_utils.grading.split_execute": ["SplitExecute"],
     "course_utils.grading.limits": ["Limits"],
     "course_utils.grading.runner": ["GradeOptions", "grade_class"],

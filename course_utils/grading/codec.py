@@ -130,7 +130,13 @@ class Memo:
     def get(self, index: Any) -> Any:
         if type(index) is not int or not 0 <= index < len(self.objects):
             raise CodecError(f"a reference to object #{index!r}, which this exchange does not have")
+        if self.objects[index] is COPIED:
+            raise CodecError(f"a reference to object #{index}, which crossed as a copy")
         return self.objects[index]
+
+
+COPIED = object()
+"""Stands in a :class:`Memo` for an object the other side may not refer to (it crossed as a copy)."""
 
 
 # ---------------------------------------------------------------- lazily imported libraries

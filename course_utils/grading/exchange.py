@@ -1,4 +1,4 @@
-"""One call across the boundary: arguments out; result, changed arguments and errors back -- all as data.
+"""One call across the boundary: arguments out; result, changed state and errors back -- all as data.
 
 Both sides call each other the same way (a test calls a student's function; a
 student's function calls a test's callback), so both use these helpers:
@@ -6,37 +6,62 @@ student's function calls a test's callback), so both use these helpers:
 1. the caller encodes the arguments (:func:`encode_arguments`), keeping the memo
    that numbers every object it sent;
 2. the callee decodes them (fresh objects, numbered the same), remembers a
-   fingerprint of each mutable one, runs the call, and answers with
-   :func:`reply_for`: the result, the new content of every argument the call
-   changed, or the error;
-3. the caller reads the answer with :func:`read_reply`: it writes the changes into
-   its own objects, resolves a result that *is* one of its arguments to that
-   very object, and raises the error as an exception of a builtin type.
+   fingerprint of each *stateful* one (:func:`stateful_indices`), runs the call,
+   and answers with :func:`reply_for`: the result, the new state of every
+   stateful argument the call changed, or the error;
+3. the caller reads the answer with :func:`read_reply`: it writes the new state
+   into its own objects and raises an error as an exception of a builtin type.
+
+**Plain data crosses by value, both ways.** Arrays, tensors, lists, dicts and
+the like are copies: what a function does to the arrays it was given never
+reaches the caller's arrays, and what it returns is a new object, never one of
+the caller's. A test's own values cannot be changed by the student's code.
+**Models, optimizers and random generators are shared**: a call that trains a
+model, steps an optimizer or draws from a generator changes the caller's one,
+as training must; a result that is one of them is the caller's object. The
+caller enforces both: it accepts new state, and references to its own objects,
+only for those.
 
 An error crosses as the name of its nearest builtin exception class and its
 message: never a traceback (the grader's would quote the tests), never a
 class of the other side's making.
 
 Example:
+    >>> import random
     >>> from course_utils.grading.codec import Decoder
-    >>> header, blobs, memo = encode_arguments(([1, 2],), {})
+    >>> header, blobs, memo = encode_arguments(([1, 2], random.Random(0)), {})
     >>> decoder = Decoder(blobs)
     >>> args, kwargs = decode_arguments(header, decoder)
     >>> before = fingerprints(decoder.memo)
-    >>> args[0].append(3)
-    >>> reply, reply_blobs = reply_for(lambda: len(args[0]), decoder.memo, before, policy=None)
-    >>> original = memo.objects[0]
-    >>> read_reply(reply, Decoder(reply_blobs, memo=memo)), original
-    (3, [1, 2, 3])
+    >>> def call():
+    ...     args[0].append(3)  # a copy: the caller's list stays [1, 2]
+    ...     return args[1].random()  # shared: the caller's generator moves on too
+    >>> reply, reply_blobs = reply_for(call, decoder.memo, before, policy=None)
+    >>> value = read_reply(reply, Decoder(reply_blobs, memo=memo))
+    >>> memo.objects[0], memo.objects[1].random() == random.Random(0).random()
+    ([1, 2], False)
 """
 
 from __future__ import annotations
 
 import builtins
+import random
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from course_utils.grading.codec import MUTABLE_TAGS, CodecError, Decoder, Encoder, Memo, apply_update, fingerprint
+from course_utils.grading.codec import (
+    COPIED,
+    CodecError,
+    Decoder,
+    Encoder,
+    Memo,
+    _torch,
+    apply_update,
+    fingerprint,
+    module_class_name,
+    optimizer_class_name,
+)
 
 MAX_MESSAGE_CHARACTERS = 2000
 """Longest error message that crosses (the rest is cut)."""
@@ -76,13 +101,52 @@ def decode_arguments(header: dict, decoder: Decoder) -> tuple[list, dict]:
     return values, {_keyword(key): decoder.decode(node) for key, node in kwargs.items()}
 
 
+def stateful_indices(memo: Memo) -> set[int]:
+    """The numbers of the objects in ``memo`` that are shared by reference: models (with everything they hold:
+    parameters and their gradients, buffers, submodules, a recorder's records), optimizers (with their state),
+    random generators. Everything else in ``memo`` crossed as a copy."""
+    owned: set[int] = set()
+    torch = _torch()
+    numpy = sys.modules.get("numpy")
+    generators = (random.Random, *((numpy.random.Generator, numpy.random.RandomState) if numpy else ()),
+                  *((torch.Generator,) if torch else ()))
+
+    def own(obj: Any) -> None:
+        index = memo.index_of(obj)
+        if index is not None and index not in owned:
+            owned.add(index)
+            if isinstance(obj, (list, tuple)):
+                for item in obj:
+                    own(item)
+            elif isinstance(obj, dict):
+                for item in obj.values():
+                    own(item)
+            elif torch is not None and isinstance(obj, torch.Tensor) and obj.grad is not None:
+                own(obj.grad)
+
+    for obj in memo.objects:
+        if isinstance(obj, generators):
+            own(obj)
+        elif torch is not None and isinstance(obj, torch.nn.Module) and module_class_name(type(obj)):
+            own(obj)
+            for part in [*obj._parameters.values(), *obj._buffers.values(),
+                         *(v for k, v in vars(obj).items() if not k.startswith("_"))]:
+                if part is not None:
+                    own(part)
+        elif torch is not None and isinstance(obj, torch.optim.Optimizer) and optimizer_class_name(type(obj)):
+            own(obj)
+            for entry in obj.state.values():
+                for part in entry.values():
+                    own(part)
+    return owned
+
+
 def fingerprints(memo: Memo) -> dict[int, str]:
-    """A digest of the content of every mutable object in ``memo``, by number (to see what a call changed)."""
+    """A digest of the content of every stateful object in ``memo``, by number (to see what a call changed)."""
     result = {}
-    for index, obj in enumerate(memo.objects):
-        node, blobs = _content(memo, obj)
-        if isinstance(node, dict) and node.get("t") in MUTABLE_TAGS:
-            result[index] = fingerprint(node, blobs)
+    for index in stateful_indices(memo):
+        node, blobs = _content(memo, memo.objects[index])
+        result[index] = fingerprint(node, blobs)
     return result
 
 
@@ -110,18 +174,22 @@ def reply_for(call: Callable[[], Any], memo: Memo, before: dict[int, str],
 
 def encode_result(result: Any, memo: Memo, before: dict[int, str],
                   policy: Callable[[Any], dict] | None) -> tuple[dict, list[Any]]:
-    """The reply for a call that returned ``result`` (the changed arguments included)."""
+    """The reply for a call that returned ``result`` (the new state of changed stateful arguments included).
+
+    Only stateful arguments may appear in the result by reference; everything else is encoded afresh.
+    """
     try:
-        encoder = Encoder(memo=memo, policy=policy)
-        shared = len(memo.objects)
+        stateful = stateful_indices(memo)
+        view = Memo(list(memo.objects), {id(obj): index for index, obj in enumerate(memo.objects)
+                                         if index in stateful})
+        encoder = Encoder(memo=view, policy=policy)
         value = encoder.encode(result)
         updates = []
-        for index in range(shared):
+        for index in sorted(before):
             obj = memo.objects[index]
-            if index in before:
-                node, blobs = _content(memo, obj)
-                if fingerprint(node, blobs) != before[index]:
-                    updates.append([index, encoder.content(obj)])
+            node, blobs = _content(memo, obj)
+            if fingerprint(node, blobs) != before[index]:
+                updates.append([index, encoder.content(obj)])
         return {"ok": True, "value": value, "updates": updates}, encoder.blobs
     except Exception as error:  # the result cannot be sent: say so, as the call's error
         return {"ok": False, "error": describe_error(error)}, []
@@ -136,12 +204,21 @@ def read_reply(header: dict, decoder: Decoder) -> Any:
         raise raised_error(header.get("error"))
     if header.get("ok") is not True or type(header.get("updates")) is not list:
         raise BrokenExchange("a malformed reply")
-    shared = len(decoder.memo.objects)
-    value = decoder.decode(header.get("value"))
-    for update in header["updates"]:
-        if type(update) is not list or len(update) != 2 or type(update[0]) is not int or not 0 <= update[0] < shared:
-            raise BrokenExchange("a malformed update in a reply")
-        apply_update(decoder.memo.objects[update[0]], update[1], decoder)
+    stateful = stateful_indices(decoder.memo)
+    # The other side may refer to the caller's objects only where they are shared: a reference to an argument
+    # that crossed as a copy (a test's array, say) would hand the test's own object back as the "result".
+    memo = decoder.memo
+    decoder.memo = Memo([obj if index in stateful else COPIED for index, obj in enumerate(memo.objects)],
+                        {id(obj): index for index, obj in enumerate(memo.objects) if index in stateful})
+    try:
+        value = decoder.decode(header.get("value"))
+        for update in header["updates"]:
+            if (type(update) is not list or len(update) != 2 or type(update[0]) is not int
+                    or update[0] not in stateful):
+                raise BrokenExchange("an update of something that crossed as a copy, or a malformed one")
+            apply_update(memo.objects[update[0]], update[1], decoder)
+    finally:
+        decoder.memo = memo
     return value
 
 

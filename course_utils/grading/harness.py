@@ -466,7 +466,9 @@ class Harness:
             if header.get("op") != "call" or not isinstance(target, dict) or target.get("t") != "cb":
                 raise CodecError("the student's kernel asked for something other than a callback")
             function = self._callback(target.get("i"))
-            decoder = self._decoder(blobs)
+            # Data only: a handle of a student's object would let the student's code watch every operation
+            # the test's function applies to it (and so read the function's code).
+            decoder = Decoder(blobs, handle=None, callback=self._callback)
             args, kwargs = decode_arguments(header, decoder)
         except (CodecError, BrokenExchange) as error:
             self._broken(f"the student's kernel sent a malformed request ({error})")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +41,22 @@ from course_utils.grading.sandbox import describe_exit
 
 KERNEL_LOG_BYTES = 64 * 1024
 """How much of a kernel's own output (start-up messages, a crash) the grader keeps: the end of it."""
+
+
+def shared_memory_folder() -> str | None:
+    """``/dev/shm`` when it is a writable tmpfs, else ``None`` (the system's temporary folder).
+
+    The folders a kernel shares with the grader (its sockets, the exchange) go there: what a kernel writes into
+    them takes memory, which its cgroup counts and limits, never the grading machine's disk.
+    """
+    folder = "/dev/shm"
+    return folder if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK) else None
+
+
+def remove_tree(path: str) -> None:
+    """Remove a folder however deep a kernel made it (``shutil.rmtree`` recurses and fails past ~1000 levels)."""
+    if os.path.lexists(path):
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", path], capture_output=True, timeout=120)
 
 
 class KernelOutput:
@@ -98,7 +114,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     output: KernelOutput | None = None
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:  # type: ignore[override]
-        self._conn_dir = tempfile.mkdtemp(prefix="dlcourse-kernel-")
+        self._conn_dir = tempfile.mkdtemp(prefix="dlcourse-kernel-", dir=shared_memory_folder())
         self.transport = "ipc"
         self.connection_file = os.path.join(self._conn_dir, "kernel.json")
         self.ip = os.path.join(self._conn_dir, "kernel-ipc")
@@ -138,10 +154,20 @@ class SandboxedKernelManager(AsyncKernelManager):
             command += ["--join", self.resource_paths]
         return [*command, "--", *kernel]
 
+    def lock_connection_folder(self) -> None:
+        """Once the kernel has made its sockets, stop it from making anything else in its connection folder.
+
+        When the grader is root the folder belongs to root, and the kernel (another user) could write into it
+        only while it started; from now on it can use its sockets and nothing more. (Without root the kernel
+        runs as the grader's own user; the folder lives in memory that its cgroup counts.)
+        """
+        if self._conn_dir and self.sandboxed and os.geteuid() == 0:
+            os.chmod(self._conn_dir, 0o711)
+
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._conn_dir and not restart:
-            shutil.rmtree(self._conn_dir, ignore_errors=True)
+            remove_tree(self._conn_dir)
             self._conn_dir = None
 
     cleanup_resources = _async_cleanup_resources

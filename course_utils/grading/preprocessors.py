@@ -3,10 +3,13 @@
 - :class:`StderrIsNotFailure` (autograde): a warning on stderr never costs points (GRADING_THREATS #20).
 - :class:`HideHiddenTests` (feedback): the feedback shows neither the hidden tests nor their tracebacks
   (nbgrader issues #917, #1363).
+- :class:`SanitizeSubmission` (autograde and feedback): no HTML a submission wrote -- in a markdown cell, a
+  raw cell or an output -- can run script where an instructor or a student opens the notebook or its page.
 """
 
 from __future__ import annotations
 
+from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool
@@ -118,3 +121,37 @@ class HideHiddenTests(NbGraderPreprocessor):
             outputs.append(output)
         cell.outputs = outputs
         return cell, resources
+
+
+# ---------------------------------------------------------------- autograde and feedback: a submission's HTML
+SAFE_TAGS = ["a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt", "em", "h1",
+             "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong",
+             "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul"]
+"""HTML tags a markdown cell may use (no script, style, iframe, form, svg, object, ...)."""
+
+SAFE_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width", "height"], "abbr": ["title"],
+                   "td": ["align"], "th": ["align"]}
+"""Attributes those tags may keep (no event handlers, no style); links only to http, https and mailto."""
+
+
+class SanitizeSubmission(SanitizeHTML):
+    """Escape unsafe HTML in markdown and raw cells, drop unsafe outputs (nbconvert's ``SanitizeHTML``).
+
+    A submission's markdown is the student's: a ``<script>`` or an ``onerror``
+    attribute in it would run in the browser of whoever opens the autograded
+    notebook (the Formgrader, served by the instructor's Jupyter) or the
+    feedback page. Tags outside :data:`SAFE_TAGS` are shown as text; outputs
+    keep text, pictures, LaTeX and JSON (the grader keeps only text and
+    pictures already).
+
+    Example:
+        >>> import nbformat
+        >>> cell = nbformat.v4.new_markdown_cell('Fine <sup>1</sup><script>alert(1)</script>')
+        >>> SanitizeSubmission().preprocess_cell(cell, {}, 0)[0].source
+        'Fine <sup>1</sup>&lt;script&gt;alert(1)&lt;/script&gt;'
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("tags", SAFE_TAGS)
+        kwargs.setdefault("attributes", SAFE_ATTRIBUTES)
+        super().__init__(**kwargs)

@@ -51,6 +51,16 @@ WATCHDOG_EXTRA_SECONDS = 240
 """Beyond the notebook limit, how long one student may take (kernel start, feedback) before its worker is killed."""
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (a submission's file name, say) shown as escapes, not sent to the terminal.
+
+    Example:
+        >>> print(printable("a\\x1b]0;title\\x07b"))
+        a\\x1b]0;title\\x07b
+    """
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
 class GradingError(RuntimeError):
     """The run cannot start (bad options, a broken assignment, no sandbox); the message says what to do."""
 
@@ -108,11 +118,12 @@ class Summary:
             for r in sorted(rows, key=lambda r: ({"failed": 0, "flagged": 1, "graded": 2}[r["status"]], r["student"])):
                 score = f"{r['score']:g}/{r['max_score']:g}" if r.get("score") is not None else "not graded"
                 reasons = r.get("reasons") or [""]
-                lines.append(f"  {r['student']:<{width}}  {r['status']:<7}  {score:>11}  {reasons[0]}".rstrip())
+                lines.append(f"  {r['student']:<{width}}  {r['status']:<7}  {score:>11}  "
+                             f"{printable(reasons[0])}".rstrip())
                 for reason in reasons[1:]:
-                    lines.append(f"  {'':<{width}}  {'':<7}  {'':>11}  {reason}")
+                    lines.append(f"  {'':<{width}}  {'':<7}  {'':>11}  {printable(reason)}")
         for skipped in self.skipped:
-            lines.append(f"skipped: {skipped}")
+            lines.append(f"skipped: {printable(skipped)}")
         lines.append(f"{len(self.records)} submission(s) in {self.seconds:.0f} s with {self.jobs} job(s): "
                      f"{self.count('graded')} graded, {self.count('flagged')} flagged, {self.count('failed')} failed. "
                      f"Grades: {self.grades_csv}; this table: {self.summary_csv}")
@@ -391,7 +402,7 @@ def grade_class(options: GradeOptions) -> Summary:
 
         def report(record: dict, done: int, total: int) -> None:
             score = f"{record['score']:g}/{record['max_score']:g}" if record.get("score") is not None else "-"
-            why = f": {record['reasons'][0]}" if record.get("reasons") else ""
+            why = f": {printable(record['reasons'][0])}" if record.get("reasons") else ""
             say(f"[{done}/{total}] {record['assignment']} {record['student']}: {record['status']} {score}"
                 f"{why[:160]}")
 

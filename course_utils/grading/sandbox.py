@@ -313,11 +313,19 @@ def _launch(args: argparse.Namespace, kernel: list[str]) -> None:
     uid = args.uid
     _write_etc(Path(args.conn_dir) / "etc", uid if os.geteuid() == 0 else os.getuid(),
                uid if os.geteuid() == 0 else os.getgid())
-    if os.geteuid() == 0:  # the kernel runs as `uid`: it must own its socket folder
+    if os.geteuid() == 0:
+        # The kernel runs as `uid`. It may create its sockets in the folder (write and search, no listing)
+        # while it starts; the grader then takes the write permission away (kernels.lock_connection_folder).
+        # The folder stays root's, so the kernel cannot give it back to itself.
         for base, dirs, files in os.walk(args.conn_dir):
-            for name in [".", *dirs, *files]:
-                os.chown(os.path.join(base, name), uid, uid, follow_symlinks=False)
-        os.chmod(args.conn_dir, 0o700)
+            for name in dirs + files:
+                os.chown(os.path.join(base, name), 0, 0, follow_symlinks=False)
+        os.chown(args.conn_dir, 0, 0)
+        os.chmod(args.conn_dir, 0o733)
+        connection = os.path.join(args.conn_dir, "kernel.json")
+        if os.path.exists(connection):  # the kernel reads its key from it
+            os.chown(connection, uid, uid)
+            os.chmod(connection, 0o400)
     command = bwrap_command(args.files or "", args.conn_dir, args.rpc_dir or "", limits, uid, kernel)
     # jupyter_client interrupts the kernel by sending SIGINT to this process group: bwrap must ignore it
     # (ipykernel installs its own handler while it runs a cell).

@@ -46,7 +46,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Integer, Unicode
 
-from course_utils.grading.kernels import SandboxedKernelManager
+from course_utils.grading.kernels import SandboxedKernelManager, shared_memory_folder
 from course_utils.grading.limits import Limits
 from course_utils.grading.plan import GradingPlan, is_test_cell, nbgrader_meta, plan_notebook
 from course_utils.grading.resources import Budget, ResourceGroup
@@ -60,6 +60,9 @@ KERNEL_START_SECONDS = 120
 
 INTERRUPT_GRACE_SECONDS = 5
 """How long a kernel has to answer after an interrupt before it is stopped."""
+
+RECEIVE_QUEUE = 16
+"""Messages of a kernel the grader's sockets queue before they are read (the kernel's side drops the rest)."""
 
 SERVE_CODE = "__import__('course_utils.grading.subject', fromlist=['serve']).serve({path!r})"
 HARNESS_CODE = ("__dlcourse_harness__ = __import__('course_utils.grading.harness', fromlist=['Harness'])"
@@ -192,8 +195,11 @@ def to_output(msg: dict) -> NotebookNode | None:
         if not data:
             return None
         metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else {}
-        metadata = {mime: value for mime, value in metadata.items() if mime in data and isinstance(value, dict)}
-        output = NotebookNode(output_type=kind, data=clean_text(data), metadata=clean_text(metadata))
+        sizes = {mime: {key: number for key, number in value.items() if key in ("width", "height")
+                        and type(number) is int and 0 < number < 100_000}
+                 for mime, value in metadata.items() if mime in data and isinstance(value, dict)}
+        output = NotebookNode(output_type=kind, data=clean_text(data),
+                              metadata={mime: size for mime, size in sizes.items() if size})
         if kind == "execute_result":
             count = content.get("execution_count")
             output["execution_count"] = count if type(count) is int else None
@@ -229,8 +235,11 @@ class KernelDriver:
     async def start(self, extra_arguments: list[str]) -> None:
         await self.km.start_kernel(extra_arguments=extra_arguments)
         self.kc = self.km.client(context=self.context)
-        self.kc.start_channels()
+        # Only the channels the grader reads: a kernel's messages on any other would pile up unread and uncounted
+        # (interrupts and shutdowns go by signal).
+        self.kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
         await self.kc.wait_for_ready(timeout=KERNEL_START_SECONDS)
+        self.km.lock_connection_folder()  # before any code of the notebook runs
 
     async def alive(self) -> bool:
         try:
@@ -395,7 +404,7 @@ class _NotebookRun:
         if scratch_root:
             os.makedirs(scratch_root, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="dlcourse-work-", dir=scratch_root) as scratch, \
-                tempfile.TemporaryDirectory(prefix="dlc-rpc-") as rpc:
+                tempfile.TemporaryDirectory(prefix="dlc-rpc-", dir=shared_memory_folder()) as rpc:
             work = os.path.join(scratch, "work")
             size = _files_size(self.folder)
             if size > self.limits.work_mb * 2**20:  # measured before anything is copied onto the grader's disk
@@ -422,7 +431,9 @@ class _NotebookRun:
 
     async def _start(self, work: str, rpc: str) -> bool:
         context = zmq.asyncio.Context()
+        # What a kernel can make the grader hold before it reads: RCVHWM messages of at most MAXMSGSIZE each.
         context.setsockopt(zmq.MAXMSGSIZE, min(self.limits.cell_received_mb, self.limits.received_mb) * 2**20)
+        context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
         budget = Budget(memory_mb=self.limits.memory_mb, processes=self.limits.processes,
                         cpu_seconds=float(self.limits.cpu_seconds))
         for role, files in (("student", work), ("tests", str(self.source_folder))):

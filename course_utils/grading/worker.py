@@ -218,7 +218,7 @@ class StudentGrader:
         from traitlets.config.loader import PyFileConfigLoader
 
         from course_utils.grading.limits import Limits
-        from course_utils.grading.preprocessors import HideHiddenTests
+        from course_utils.grading.preprocessors import HideHiddenTests, SanitizeSubmission
         from course_utils.grading.split_execute import SplitExecute
 
         self.settings = settings
@@ -246,7 +246,8 @@ class StudentGrader:
         config.SplitExecute.report_path = str(self.report_path)
         config.SplitExecute.slot = slot
         config.SplitExecute.course = str(self.course)
-        config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+        config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeSubmission,
+                                                 CSSHTMLHeaderPreprocessor]
         self.config = config
         self.limits = limits
         self._sources: dict[str, Any] = {}

@@ -300,3 +300,23 @@ def test_worker_db_url_waits_for_a_busy_sqlite_gradebook():
 def test_blank_student_version_is_the_released_one():
     assert blank().cells[cell_index(blank(), "heaviside")].source.rstrip().endswith("raise NotImplementedError()")
     assert os.path.basename(SOURCE) == NOTEBOOK
+
+
+def test_kernel_folders_of_killed_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):  # 50
+    from course_utils.grading import kernels
+
+    monkeypatch.setattr(kernels, "shared_memory_folder", lambda: str(tmp_path))
+    monkeypatch.setattr(kernels.tempfile, "gettempdir", lambda: str(tmp_path))
+    dead = tmp_path / f"{kernels.KERNEL_FOLDER}-999999-abc"
+    dead.mkdir()
+    folder = os.open(dead, os.O_RDONLY)
+    for _ in range(1200):  # deeper than shutil.rmtree (or os.makedirs) can go
+        os.mkdir("d", dir_fd=folder)
+        inner = os.open("d", os.O_RDONLY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    os.close(folder)
+    live = tmp_path / f"{kernels.EXCHANGE_FOLDER}-{os.getpid()}-xyz"
+    live.mkdir()
+    assert kernels.cleanup_stale() == [str(dead)]
+    assert not dead.exists() and live.exists()

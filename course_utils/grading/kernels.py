@@ -53,6 +53,38 @@ def shared_memory_folder() -> str | None:
     return folder if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK) else None
 
 
+KERNEL_FOLDER = "dlcourse-kernel"
+EXCHANGE_FOLDER = "dlc-rpc"
+"""Prefixes of the folders a grading process makes for its kernels, followed by its pid (see :func:`cleanup_stale`)."""
+
+
+def folder_prefix(kind: str) -> str:
+    """The prefix of this process's folders of ``kind`` (its pid included, so that leftovers can be told apart)."""
+    return f"{kind}-{os.getpid()}-"
+
+
+def cleanup_stale() -> list[str]:
+    """Remove kernel and exchange folders left by grading processes that are gone (killed, say); return them.
+
+    Example:
+        >>> isinstance(cleanup_stale(), list)
+        True
+    """
+    removed = []
+    for base in {shared_memory_folder() or tempfile.gettempdir(), tempfile.gettempdir()}:
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            parts = name.split("-")
+            if name.startswith((KERNEL_FOLDER + "-", EXCHANGE_FOLDER + "-")) and len(parts) >= 4 and \
+                    parts[-2].isdigit() and not os.path.exists(f"/proc/{parts[-2]}"):
+                remove_tree(os.path.join(base, name))
+                removed.append(os.path.join(base, name))
+    return removed
+
+
 def remove_tree(path: str) -> None:
     """Remove a folder however deep a kernel made it (``shutil.rmtree`` recurses and fails past ~1000 levels)."""
     if os.path.lexists(path):
@@ -114,7 +146,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     output: KernelOutput | None = None
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:  # type: ignore[override]
-        self._conn_dir = tempfile.mkdtemp(prefix="dlcourse-kernel-", dir=shared_memory_folder())
+        self._conn_dir = tempfile.mkdtemp(prefix=folder_prefix(KERNEL_FOLDER), dir=shared_memory_folder())
         self.transport = "ipc"
         self.connection_file = os.path.join(self._conn_dir, "kernel.json")
         self.ip = os.path.join(self._conn_dir, "kernel-ipc")

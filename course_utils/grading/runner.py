@@ -366,9 +366,10 @@ def grade_class(options: GradeOptions) -> Summary:
         problem = sandbox_problem()
         if problem:
             raise GradingError(f"the sandbox cannot run here: {problem}")
-        from course_utils.grading.resources import cleanup_stale
+        from course_utils.grading import kernels, resources
 
-        cleanup_stale()  # resource groups a killed earlier run left behind
+        resources.cleanup_stale()  # resource groups and kernel folders a killed earlier run left behind
+        kernels.cleanup_stale()
     db_url = options.db_url or default_db_url(course)
     os.environ["PATH"] = nbgrader_env()["PATH"]  # nbgrader's gradebook runs `alembic` by name
     say = (lambda text: print(text, file=options.progress, flush=True)) if options.progress else (lambda text: None)

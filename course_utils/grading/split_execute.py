@@ -46,7 +46,12 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Integer, Unicode
 
-from course_utils.grading.kernels import SandboxedKernelManager, shared_memory_folder
+from course_utils.grading.kernels import (
+    EXCHANGE_FOLDER,
+    SandboxedKernelManager,
+    folder_prefix,
+    shared_memory_folder,
+)
 from course_utils.grading.limits import Limits
 from course_utils.grading.plan import GradingPlan, is_test_cell, nbgrader_meta, plan_notebook
 from course_utils.grading.resources import Budget, ResourceGroup
@@ -404,7 +409,7 @@ class _NotebookRun:
         if scratch_root:
             os.makedirs(scratch_root, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="dlcourse-work-", dir=scratch_root) as scratch, \
-                tempfile.TemporaryDirectory(prefix="dlc-rpc-", dir=shared_memory_folder()) as rpc:
+                tempfile.TemporaryDirectory(prefix=folder_prefix(EXCHANGE_FOLDER), dir=shared_memory_folder()) as rpc:
             work = os.path.join(scratch, "work")
             size = _files_size(self.folder)
             if size > self.limits.work_mb * 2**20:  # measured before anything is copied onto the grader's disk

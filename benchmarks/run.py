@@ -191,13 +191,20 @@ def machine() -> str:
             f"{time.strftime('%Y-%m-%d')}")
 
 
+def _when(results: dict, part: str) -> str:
+    """`` (measured on ...)`` for a part kept from an earlier run on another day or machine; else nothing."""
+    other = results[part].get("machine")
+    return f" (measured earlier, on {other})" if other and other != results["machine"] else ""
+
+
 def markdown(results: dict) -> str:
     lines = [f"Measured by `dlcourse bench` on {results['machine']}.", ""]
     course = results.get("course")
     if course:
         slow = [r for r in course["notebooks"] if r["seconds"] > NOTEBOOK_TARGET_S]
         lines += [
-            f"**Course execution** — {len(course['notebooks'])} notebooks, {course['sum_s']:.0f} s one after another, "
+            f"**Course execution**{_when(results, 'course')} — "
+            f"{len(course['notebooks'])} notebooks, {course['sum_s']:.0f} s one after another, "
             f"**{course['total_wall_s']:.0f} s** wall with {course['jobs']} at once; "
             f"{len(slow)} over the {NOTEBOOK_TARGET_S:.0f} s target. The floor is a kernel start plus the notebook's "
             "imports (its first two code cells).", "",
@@ -210,7 +217,8 @@ def markdown(results: dict) -> str:
     if training:
         bound = training["bound_s"]
         lines += [
-            f"**Training speed** — one epoch of 784-256-128-10 on {training['samples']} × 784 on the "
+            f"**Training speed**{_when(results, 'training')} — "
+            f"one epoch of 784-256-128-10 on {training['samples']} × 784 on the "
             f"{training['device']} ({training['torch_threads']} torch threads; median of {training['repeat']}, "
             "ratios taken within each repeat):", "",
             "| loop | seconds | × bound |", "|---|---:|---:|",
@@ -229,7 +237,8 @@ def markdown(results: dict) -> str:
     grading = results.get("grading")
     if grading:
         lines += [
-            f"**Grading throughput** — a class of {grading['students']} correct {grading['assignment']} submissions "
+            f"**Grading throughput**{_when(results, 'grading')} — "
+            f"a class of {grading['students']} correct {grading['assignment']} submissions "
             f"through `dlcourse grade` (two sandboxed kernels, feedback, export; median of {grading['repeat']}):", "",
             "| | seconds | × nbclient |", "|---|---:|---:|",
             f"| the notebook through nbclient alone | {grading['nbclient_s']:.1f} | 1.00 |",
@@ -246,7 +255,8 @@ def markdown(results: dict) -> str:
         ]
     release = results.get("release")
     if release:
-        lines += [f"**Release** — all {release['assignments']} student versions in {release['seconds']:.1f} s "
+        lines += [f"**Release**{_when(results, 'release')} — "
+                  f"all {release['assignments']} student versions in {release['seconds']:.1f} s "
                   f"(median of {len(release['runs'])}); peak memory {release['peak_mib']:.0f} MiB.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -273,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     parts = set(args.only or ["course", "training", "grading", "release"])
     results: dict = {"machine": machine()}
+    if args.only and args.results.is_file():  # a partial run keeps the other parts' last measurements
+        earlier = json.loads(args.results.read_text())
+        for part in {"course", "training", "grading", "release"} - parts:
+            if part in earlier:
+                results[part] = earlier[part]
+                results[part].setdefault("machine", earlier.get("machine", ""))
     if "course" in parts:
         results["course"] = bench_course(args.jobs)
     if "training" in parts:

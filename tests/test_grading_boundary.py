@@ -389,11 +389,11 @@ class _Session:
     def _start(self, seconds: float = 10) -> None:
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
-        self.harness.begin(self.namespace, self.names, seconds)
+        self.harness.begin(self.namespace, self.names, seconds, "token")
 
     def _serve(self) -> None:
         try:
-            self.subject.serve(self.path)
+            self.subject.serve(self.path, "token")
         except Exception:
             pass
 
@@ -612,3 +612,24 @@ def test_the_lint_rejects_tests_that_would_grade_differently_in_two_kernels():
     test = next(c for c in seeded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_neuron_hidden")
     test.source = "np.random.seed(0)\nx = np.random.rand(3)\n" + test.source
     assert lint_split(seeded) == []
+
+
+def test_a_connection_without_the_cells_token_is_ignored():  # 43: a rogue or left-over connection
+    folder = tempfile.mkdtemp()
+    path = os.path.join(folder, "socket")
+    harness = Harness(path)
+    rogue = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    rogue.connect(path)
+    Channel(rogue).send({"op": "hello", "token": "guessed"})
+    namespace: dict = {"double": lambda x: 2 * x}
+    subject = Subject(namespace)
+    thread = threading.Thread(target=subject.serve, args=(path, "right"), daemon=True)
+    thread.start()
+    try:
+        bound: dict = {}
+        harness.begin(bound, ["double"], 10, "right")
+        assert bound["double"](4) == 8
+    finally:
+        rogue.close()
+        harness.close()
+        thread.join(timeout=5)

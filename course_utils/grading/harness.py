@@ -305,19 +305,18 @@ class Harness:
         self.calls = 0
 
     # -- a test cell
-    def begin(self, namespace: dict, names: list[str], seconds: float) -> None:
-        """Wait for the student's kernel, then bind ``names`` in ``namespace`` to what the student's notebook holds."""
+    def begin(self, namespace: dict, names: list[str], seconds: float, token: str = "") -> None:
+        """Wait for the student's kernel, then bind ``names`` in ``namespace`` to what the student's notebook holds.
+
+        Only a connection that first says ``token`` (given to this cell's serving call) is taken; any other
+        one -- left over, or opened by the student's code -- is closed.
+        """
         self.end()
         self.deadline = time.monotonic() + seconds
         self.problem = None
         self.callbacks.clear()  # a test's functions can be called back during its own cell only
         self._callback_numbers.clear()
-        self.listener.settimeout(max(0.1, seconds))
-        try:
-            connection, _ = self.listener.accept()
-        except TimeoutError:
-            raise StudentCodeError("the student's kernel did not connect to the grader") from None
-        self.peer = Peer(Channel(connection, self.max_message_bytes), self._answer, deadline=self.deadline)
+        self.peer = Peer(self._connection(token), self._answer, deadline=self.deadline)
         if not names:
             return
         reply, blobs = self._request({"op": "names", "names": list(names)}, [])
@@ -336,6 +335,25 @@ class Harness:
                 namespace.pop(name, None)
             else:
                 raise StudentCodeError(f"the student's kernel described {name!r} in a malformed way")
+
+    def _connection(self, token: str) -> Channel:
+        while True:
+            left = self.deadline - time.monotonic() if self.deadline is not None else 0
+            if left <= 0:
+                raise StudentCodeError("the student's kernel did not connect to the grader")
+            self.listener.settimeout(left)
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                raise StudentCodeError("the student's kernel did not connect to the grader") from None
+            channel = Channel(connection, self.max_message_bytes)
+            try:
+                hello, _ = channel.receive(min(self.deadline, time.monotonic() + 5))
+                if hello.get("op") == "hello" and hello.get("token") == token:
+                    return channel
+            except (ProtocolError, PeerTimeout):
+                pass
+            channel.close()
 
     def end(self) -> None:
         """Tell the student's kernel the test cell is over, and close the connection."""

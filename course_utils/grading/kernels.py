@@ -37,7 +37,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Integer, Unicode
 
 from course_utils.grading.limits import Limits
-from course_utils.grading.sandbox import describe_exit
+from course_utils.grading.sandbox import FILES_DO_NOT_FIT, describe_exit
 
 KERNEL_LOG_BYTES = 64 * 1024
 """How much of a kernel's own output (start-up messages, a crash) the grader keeps: the end of it."""
@@ -144,6 +144,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     _conn_dir: str | None = None
     output: KernelOutput | None = None
+    ready = False  # set by the grader once the kernel answered: from then on its exit status is the student's
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:  # type: ignore[override]
         self._conn_dir = tempfile.mkdtemp(prefix=folder_prefix(KERNEL_FOLDER), dir=shared_memory_folder())
@@ -215,7 +216,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         code = process.poll() if process is not None else None
         if code is None:
             return None
-        why = describe_exit(code, Limits(**self.limits))
-        tail = [line for line in (self.output.text() if self.output else "").splitlines() if line.strip()]
-        sandbox_lines = [line for line in tail if line.startswith("sandbox:")]
-        return f"{why} ({sandbox_lines[-1][len('sandbox:'):].strip()})" if sandbox_lines else why
+        limits = Limits(**self.limits)
+        if code == FILES_DO_NOT_FIT and not self.ready:
+            return f"the submission's files do not fit the {limits.work_mb} MiB of the working copy"
+        # Only the exit status: what the kernel printed is the student's text, never the grader's word.
+        return describe_exit(code, limits)

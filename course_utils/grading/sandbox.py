@@ -69,6 +69,9 @@ WORK_DIR = "/home/student/work"
 FILES_DIR = "/home/student/files"
 """Where the files of the working copy are mounted read-only, to be copied into it."""
 
+FILES_DO_NOT_FIT = 75
+"""Exit status of the sandbox when the working copy's files do not fit its tmpfs (before the kernel starts)."""
+
 RPC_DIR = "/grading/rpc"
 """Where the folder shared by the two kernels of a notebook (the exchange socket) appears in both sandboxes."""
 
@@ -405,7 +408,7 @@ def _inner(args: argparse.Namespace, kernel: list[str]) -> None:
     except OSError as error:
         print(f"sandbox: the files of the working copy do not fit its {limits.work_mb} MiB "
               f"({error.strerror or error})", file=sys.stderr, flush=True)
-        os._exit(75)
+        os._exit(FILES_DO_NOT_FIT)
     os.chdir(WORK_DIR)
     os.execv(kernel[0], kernel)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,13 +67,16 @@ KERNEL_START_SECONDS = 120
 INTERRUPT_GRACE_SECONDS = 5
 """How long a kernel has to answer after an interrupt before it is stopped."""
 
+DEATH_GRACE_SECONDS = 1.5
+"""After a kernel drops a connection, how long the grader waits to tell a death from a message over the limit."""
+
 RECEIVE_QUEUE = 16
 """Messages of a kernel the grader's sockets queue before they are read (the kernel's side drops the rest)."""
 
-SERVE_CODE = "__import__('course_utils.grading.subject', fromlist=['serve']).serve({path!r})"
+SERVE_CODE = "__import__('course_utils.grading.subject', fromlist=['serve']).serve({path!r}, {token!r})"
 HARNESS_CODE = ("__dlcourse_harness__ = __import__('course_utils.grading.harness', fromlist=['Harness'])"
                 ".Harness({path!r}, {max_bytes})")
-BEGIN_CODE = "__dlcourse_harness__.begin(globals(), {names!r}, {seconds})"
+BEGIN_CODE = "__dlcourse_harness__.begin(globals(), {names!r}, {seconds}, {token!r})"
 END_CODE = "__dlcourse_harness__.end()"
 
 
@@ -236,6 +240,8 @@ class KernelDriver:
         self.received = 0
         self.cell_received = 0
         self.flood: str | None = None
+        self.closing = False
+        self._watchers: list[asyncio.Future] = []
 
     async def start(self, extra_arguments: list[str]) -> None:
         await self.km.start_kernel(extra_arguments=extra_arguments)
@@ -245,6 +251,24 @@ class KernelDriver:
         self.kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
         await self.kc.wait_for_ready(timeout=KERNEL_START_SECONDS)
         self.km.lock_connection_folder()  # before any code of the notebook runs
+        self.km.ready = True
+        for channel in (self.kc.iopub_channel, self.kc.shell_channel):
+            self._watchers.append(asyncio.ensure_future(self._watch_connection(channel.socket)))
+
+    async def _watch_connection(self, socket: Any) -> None:
+        """A connection the kernel's side dropped means a message over the size limit (which zmq discards
+        unseen): count it as a flood, so that a lost message never goes unnoticed."""
+        monitor = socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        try:
+            await monitor.recv_multipart()
+            await asyncio.sleep(DEATH_GRACE_SECONDS)  # a dying kernel drops its connections first: let it die
+            if self.flood is None and not self.closing and await self.alive():
+                self.flood = (f"the {self.name} kernel sent a message over "
+                              f"{min(self.limits.cell_received_mb, self.limits.received_mb)} MiB: a flood")
+        except (asyncio.CancelledError, zmq.ZMQError):
+            pass
+        finally:
+            monitor.close(linger=0)
 
     async def alive(self) -> bool:
         try:
@@ -338,6 +362,9 @@ class KernelDriver:
                          str(content.get("evalue", ""))[:2000])
 
     async def shutdown(self) -> None:
+        self.closing = True
+        for watcher in self._watchers:
+            watcher.cancel()
         if self.kc is not None:
             self.kc.stop_channels()
         try:
@@ -546,7 +573,7 @@ class _NotebookRun:
         where = describe_cell(cell, index)
         driver = self.drivers[role]
         whose = "the student's kernel" if role == "student" else "the test kernel"
-        if driver.flood is not None:
+        if driver.flood is not None and (reply.status != "dead" or driver.km.exit_description() is None):
             self._stop(index, "flood", f"{driver.flood}, in {where}")
         elif reply.status == "dead":
             self._stop(index, "kernel-died", f"{_death(driver)} in {where}" if role == "student" else
@@ -597,10 +624,12 @@ class _NotebookRun:
             if msg.get("msg_type") == "stream":
                 self._sink(msg, outputs, state, where)
 
-        serve_id = student.kc.execute(SERVE_CODE.format(path=self.socket), silent=False, store_history=False,
-                                      allow_stdin=False)
+        token = secrets.token_hex(16)  # tells this cell's connection from any other the student's code opened
+        serve_id = student.kc.execute(SERVE_CODE.format(path=self.socket, token=token), silent=False,
+                                      store_history=False, allow_stdin=False)
         serving = asyncio.ensure_future(student.wait(serve_id, limit + 3, printed))
-        beginning = asyncio.ensure_future(tests.execute(BEGIN_CODE.format(names=names, seconds=limit), limit,
+        beginning = asyncio.ensure_future(tests.execute(BEGIN_CODE.format(names=names, seconds=limit, token=token),
+                                                        limit,
                                                         silent=True, store_history=False))
         await asyncio.wait({serving, beginning}, return_when=asyncio.FIRST_COMPLETED)
         if serving.done() and not beginning.done():  # the student's kernel stopped serving before it connected

@@ -117,12 +117,13 @@ class Subject:
                        library=library_object)
 
     # -- serving
-    def serve(self, path: str, timeout: float = 30.0) -> None:
-        """Connect to the test kernel at ``path`` and answer its requests until it says the test cell ended."""
+    def serve(self, path: str, token: str = "", timeout: float = 30.0) -> None:
+        """Connect to the test kernel at ``path``, say ``token``, and answer requests until the test cell ends."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         sock.connect(path)
         channel = Channel(sock)
+        channel.send({"op": "hello", "token": token})
         self.peer = Peer(channel, self.answer)
         try:
             while True:
@@ -282,11 +283,11 @@ _SUBJECT: dict[str, Subject] = {}
 """The kernel's one :class:`Subject` (its handles live as long as the kernel), made on the first :func:`serve`."""
 
 
-def serve(path: str, timeout: float = 30.0) -> None:
+def serve(path: str, token: str = "", timeout: float = 30.0) -> None:
     """Entry point for the grader: answer the tests' requests through the socket at ``path`` (see the module doc)."""
     import __main__
 
     subject = _SUBJECT.get("kernel")
     if subject is None:
         subject = _SUBJECT["kernel"] = Subject(vars(__main__))
-    subject.serve(path, timeout)
+    subject.serve(path, token, timeout)

@@ -1,5 +1,6 @@
-"""Crafted submissions of hw03_logic_gates: one student per case of /work/shared/GRADING_THREATS.md and per
-sandbox property, generated from the assignment's source and student version so that they follow hw03.
+"""Crafted submissions of hw03_logic_gates: one student per case of docs/GRADING_THREATS.md (several where the
+catalogue names several ways) and per sandbox property, generated from the assignment's source and student
+version so that they follow hw03.
 
 ``python -m tests.grading_cases DEST`` writes the class of threat cases (the README's example run):
 one folder per student, ``DEST/<student>/hw03_logic_gates.ipynb`` (the "folders" layout).
@@ -779,6 +780,7 @@ REACH_TESTS = '''
 import os as _os
 import signal as _signal
 import socket as _socket
+import sys as _sys
 
 _reached = []
 
@@ -786,6 +788,7 @@ _reached = []
 def _reach_out():
     """Look for the test kernel and try to stop it: /proc, the exchange folder, sockets, signals to everyone."""
     pids = [p for p in _os.listdir("/proc") if p.isdigit()]
+    print("OWN", _os.path.dirname(_sys.argv[_sys.argv.index("-f") + 1]))  # its own kernel's sockets are there
     for pid in pids:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
@@ -992,8 +995,8 @@ def red_team_cases(marker_dir: Path) -> list[Case]:
         _cheat("t36-test-kernel-print", "#36", "perceptron_train answers the visible test's AND from a table and "
                "returns for XOR a weight array that the test prints whole: 24 MiB in one message of the test kernel",
                "", changes={"perceptron_train": TEST_KERNEL_PRINT}),
-        _cheat("t36-huge-messages", "#36", "prints 30 MiB three times, each in one message (90 MiB in all)",
-               FLOOD_HUGE_MESSAGES),
+        _cheat("t36-huge-messages", "#36", "in its last answer cell, prints 30 MiB three times, each in one message "
+               "(90 MiB in all)", "", changes={"majority": FLOOD_HUGE_MESSAGES}),
         _cheat("t37-file-descriptors", "#37", "lists /proc/self/fd, writes and truncates every descriptor, writes a "
                "'sandbox:' line to stderr and exits", FILE_DESCRIPTORS),
         _cheat("t38-fill-disk", "#38", "fills the working copy and /tmp with 4 MiB files until the disk is full",

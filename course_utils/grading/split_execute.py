@@ -429,6 +429,7 @@ class _NotebookRun:
         self.socket = ""
         self.shared_done: set[int] = set()
         self.shared_task: asyncio.Future | None = None
+        self.context: zmq.asyncio.Context | None = None
 
     # -- the run
     async def run(self) -> None:
@@ -460,9 +461,11 @@ class _NotebookRun:
             finally:
                 await asyncio.gather(*(driver.shutdown() for driver in self.drivers.values()))
                 self._close_groups()
+                if self.context is not None:  # its sockets and I/O thread: a worker grades many notebooks
+                    self.context.destroy(linger=0)
 
     async def _start(self, work: str, rpc: str) -> bool:
-        context = zmq.asyncio.Context()
+        context = self.context = zmq.asyncio.Context()
         # What a kernel can make the grader hold before it reads: RCVHWM messages of at most MAXMSGSIZE each.
         context.setsockopt(zmq.MAXMSGSIZE, min(self.limits.cell_received_mb, self.limits.received_mb) * 2**20)
         context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)

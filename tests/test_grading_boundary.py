@@ -633,3 +633,24 @@ def test_a_connection_without_the_cells_token_is_ignored():  # 43: a rogue or le
         rogue.close()
         harness.close()
         thread.join(timeout=5)
+
+
+def test_a_tests_callback_takes_data_only_and_the_exchange_goes_on():  # 52
+    made = _Session(STUDENT + """
+def probe(callback):
+    class Tracer:
+        def __getattr__(self, name):
+            raise AssertionError("the test's function looked at " + name)
+    try:
+        callback(Tracer())
+    except TypeError as error:
+        return "refused: " + str(error)
+    return "accepted"
+""")
+    try:
+        seen = []
+        answer = made.namespace["probe"](lambda x: seen.append(x) or x)
+        assert answer.startswith("refused: a function of the tests takes data only") and seen == []
+        assert made.namespace["double"](3) == 6  # the same test cell goes on
+    finally:
+        made.close()

@@ -144,6 +144,11 @@ EXPECTED = {  # student: (status, autograded score or None when not graded, word
     "t45-reach-tests": ("graded", FULL, None),
     "t46-memory-pointer": ("graded", 0, None),
     "t47-reseed": ("graded", 0, None),
+    "t49-stdin-flood": ("graded", 0, None),
+    "t50-connection-folder": ("graded", 0, None),
+    "t51-script": ("graded", FULL, None),
+    "t52-callback-tracer": ("graded", FULL, None),
+    "t53-control-codes": ("flagged", FULL, "expected hw03_logic_gates.ipynb, got"),
 }
 CONTROL_PAYS = ("t22-numpy-any", "t22-rebound-name", "t22-code-swap", "t23-input-transformer", "t29-session-send",
                 "t30-ast-parse", "t30-ast-transformer", "t30-settrace", "t31-displayhook", "t32-grader-code",
@@ -523,3 +528,37 @@ def test_the_students_kernel_cannot_reach_the_test_kernel(run):  # 45
     own = out.split("OWN ")[1].split()[0] + "/"  # the folder of its own kernel's sockets
     connected = [line.split()[-1] for line in out.splitlines() if line.startswith("SOCKET connected")]
     assert all(path.startswith(own) for path in connected), f"it reached sockets not its own kernel's: {connected}"
+
+
+# ---------------------------------------------------------------- 49-53: found in the red team's later rounds
+def test_channels_the_grader_does_not_read_cannot_fill_its_memory(run):  # 49
+    assert "SENT stdin and control floods" in outputs_text(run.autograded("t49-stdin-flood"))
+    peak = run.records["t49-stdin-flood"]["grader_peak_mib"]
+    assert peak < 1024, f"the grading worker grew to {peak:.0f} MiB while a kernel flooded unread channels"
+
+
+def test_the_kernels_connection_folder_is_closed_to_it_and_removed(run):  # 50
+    out = outputs_text(run.autograded("t50-connection-folder"))
+    assert "ALLOWED" not in out and out.count("BLOCKED") == 3, out[:2000]
+    folder = next(line.split()[1] for line in out.splitlines() if line.startswith("CONN "))
+    assert folder.startswith("/dev/shm/") and not Path(folder).exists(), f"{folder} was left behind"
+
+
+def test_no_script_a_submission_wrote_reaches_a_page(run):  # 51
+    page = run.feedback("t51-script").read_text()
+    autograded = (run.course / "autograded" / "t51-script" / ASSIGNMENT / NOTEBOOK).read_text()
+    for text in (page, autograded):
+        for payload in ("<script>alert('t51", "onerror=alert('t51", "onerror=alert(&#39;t51",
+                        "onerror=alert(\\'t51"):
+            assert payload not in text, f"{payload} is live in a page or the autograded notebook"
+    assert "my notes" in page and "bold" in page  # the text is kept, as text
+
+
+def test_a_tests_callback_never_runs_on_a_students_object(run):  # 52
+    out = outputs_text(run.autograded("t52-callback-tracer"))
+    assert "REFUSED" in out and "TRACED" not in out and "ACCEPTED" not in out, out[:2000]
+
+
+def test_control_codes_never_reach_the_terminal(run):  # 53
+    assert "\x1b" not in run.done.stdout + run.done.stderr, "control codes of a file name reached the terminal"
+    assert "\\x1b]0;t53-title" in run.done.stdout

@@ -479,16 +479,20 @@ class Harness:
 
     def _answer(self, header: dict, blobs: list) -> tuple[dict, list]:
         """A request from the student's side while it runs: only calls of the tests' own callbacks are served."""
+        target = header.get("target")
         try:
-            target = header.get("target")
             if header.get("op") != "call" or not isinstance(target, dict) or target.get("t") != "cb":
                 raise CodecError("the student's kernel asked for something other than a callback")
             function = self._callback(target.get("i"))
+        except CodecError as error:
+            self._broken(f"the student's kernel sent a malformed request ({error})")
+        try:
             # Data only: a handle of a student's object would let the student's code watch every operation
             # the test's function applies to it (and so read the function's code).
             decoder = Decoder(blobs, handle=None, callback=self._callback)
             args, kwargs = decode_arguments(header, decoder)
-        except (CodecError, BrokenExchange) as error:
-            self._broken(f"the student's kernel sent a malformed request ({error})")
+        except (CodecError, BrokenExchange) as error:  # this call fails, in the student's code; the exchange goes on
+            return {"ok": False, "error": {"type": "TypeError", "message": f"a function of the tests takes data "
+                                                                          f"only: {str(error)[:300]}"}}, []
         before = fingerprints(decoder.memo)
         return reply_for(lambda: function(*args, **kwargs), decoder.memo, before, self._policy)

@@ -118,4 +118,6 @@ class Limits:
         """One line for logs and the summary."""
         return (f"cell {self.cell_seconds} s, notebook {self.notebook_seconds} s, CPU {self.cpu_seconds} s, "
                 f"memory {self.memory_mb} MiB, {self.processes} processes, files {self.file_mb} MiB, "
-                f"output {self.cell_output_kb} KiB/cell and {self.notebook_output_kb} KiB/notebook")
+                f"working copy {self.work_mb} MiB, output {self.cell_output_kb} KiB/cell and "
+                f"{self.notebook_output_kb} KiB/notebook, messages {self.cell_received_mb} MiB/cell and "
+                f"{self.received_mb} MiB/notebook")

@@ -147,11 +147,13 @@ class SanitizeSubmission(SanitizeHTML):
     Example:
         >>> import nbformat
         >>> cell = nbformat.v4.new_markdown_cell('Fine <sup>1</sup><script>alert(1)</script>')
-        >>> SanitizeSubmission().preprocess_cell(cell, {}, 0)[0].source
+        >>> nb, _ = SanitizeSubmission()(nbformat.v4.new_notebook(cells=[cell]), {})
+        >>> nb.cells[0].source
         'Fine <sup>1</sup>&lt;script&gt;alert(1)&lt;/script&gt;'
     """
 
     def __init__(self, **kwargs):
         kwargs.setdefault("tags", SAFE_TAGS)
         kwargs.setdefault("attributes", SAFE_ATTRIBUTES)
+        kwargs.setdefault("enabled", True)  # nbconvert's preprocessors are off unless enabled
         super().__init__(**kwargs)

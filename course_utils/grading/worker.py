@@ -324,6 +324,7 @@ class StudentGrader:
             print(traceback.format_exc(), file=sys.stderr)
         record["sha_out"] = folder_digest(folder)
         record["seconds"] = round(time.monotonic() - started, 2)
+        record["grader_peak_mib"] = round(_peak_mib(), 1)
         record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         write_json_atomically(journal_path(self.course, assignment, student), record)
         return record
@@ -384,6 +385,14 @@ class StudentGrader:
         if keep.exists():
             shutil.rmtree(keep)
         shutil.copytree(folder, keep, symlinks=True)
+
+
+def _peak_mib() -> float:
+    """The most memory this worker has held so far, in MiB (a kernel must not be able to make it grow)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 
 
 def _last_error(result: dict) -> str:

@@ -893,6 +893,71 @@ def heaviside(z):
 '''
 
 
+STDIN_FLOOD = '''
+_kernel = get_ipython().kernel
+try:  # the stdin and control channels: the grader does not read them (and must not hold what they carry)
+    for _ in range(60):
+        for _stream in (_kernel.stdin_socket, getattr(_kernel, "control_stream", None)):
+            if _stream is not None:
+                _kernel.session.send(_stream, "input_request", {"prompt": "x" * (8 << 20)}, _kernel.get_parent(),
+                                     ident=_kernel._parent_ident.get("shell", b""))
+    print("SENT stdin and control floods")
+except Exception as _error:
+    print("COULD NOT SEND", type(_error).__name__, _error)
+'''
+
+CONNECTION_FOLDER = '''
+import os as _os
+from ipykernel.kernelapp import IPKernelApp as _App
+_folder = _os.path.dirname(_App.instance().connection_file)
+print("CONN", _folder)
+for _attempt in ("write", "mkdir", "chmod"):
+    try:
+        if _attempt == "write":
+            with open(_os.path.join(_folder, "fill.bin"), "wb") as _f:
+                _f.write(bytes(2**20))
+        elif _attempt == "mkdir":
+            _os.mkdir(_os.path.join(_folder, "deep"))
+        else:
+            _os.chmod(_folder, 0o777)
+        print("ALLOWED", _attempt)
+    except OSError as _error:
+        print("BLOCKED", _attempt, _error.strerror)
+'''
+
+SCRIPT_OUTPUTS = '''
+from IPython.display import HTML, Image, display
+display(HTML("<script>alert('t51-output')</script><b>bold</b>"))
+_png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                     "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a2d00000000049454e44ae426082")
+display(Image(data=_png, format="png", metadata={"width": "1 onerror=alert('t51-metadata')"}))
+'''
+SCRIPT_MARKDOWN = "<script>alert('t51-markdown')</script><img src=x onerror=alert('t51-img')> my notes"
+
+TRACER = '''
+class _Tracer:
+    """Hands itself to the test's function, to watch what it does (the exchange must refuse it)."""
+
+    def __getattr__(self, name):
+        print("TRACED", name)
+        return self
+
+    def __call__(self, *args, **kwargs):
+        print("TRACED call")
+        return self
+
+    __add__ = __sub__ = __mul__ = __gt__ = __ge__ = __getitem__ = __call__
+
+
+def _watch(gate_fn):
+    try:
+        gate_fn(_Tracer())
+        print("ACCEPTED the tracer")
+    except Exception as _error:
+        print("REFUSED", type(_error).__name__)
+'''
+
+
 def _insert_after_docstring(code: str, extra: str) -> str:
     """``extra`` (indented function-body lines) placed right after the first function's docstring in ``code``."""
     changed = re.sub(r'(def \w+\(.*?\):\n    """.*?"""\n)', lambda m: m.group(1) + extra.strip("\n") + "\n",
@@ -1027,7 +1092,31 @@ def red_team_cases(marker_dir: Path) -> list[Case]:
                "memory holding [0, 0, 1, 1]", "", heaviside=MEMORY_POINTER),
         _cheat("t47-reseed", "#47", "heaviside re-seeds and draws from the global generators on every call",
                "", heaviside=RESEED),
+        _cheat("t49-stdin-flood", "#49", "sends 8 MiB messages on the stdin and control channels, 60 times",
+               STDIN_FLOOD),
+        _cheat("t50-connection-folder", "#50", "writes, makes folders and changes the mode of its kernel's "
+               "connection folder", CONNECTION_FOLDER),
+        _script_case(answers),
+        _notebook_case("t52-callback-tracer", "#52", "every answer right; truth_table first hands the test's "
+                       "function an object that records what is done to it",
+                       filled({"truth_table": TRACER + "\n\n" + _insert_after_docstring(
+                           answers["truth_table"], "    _watch(gate_fn)\n")})),
+        _notebook_case("t53-control-codes", "#53", "the right work in a file whose name holds terminal control "
+                       "codes", filled(), name=CONTROL_CODES_NAME),
     ]
+
+
+CONTROL_CODES_NAME = "\x1b]0;t53-title\x07\x1b[2K\rhomework\x1b[8m.ipynb"
+"""The file name of t53-control-codes: sets a terminal's title, clears its line, hides what follows."""
+
+
+def _script_case(answers: dict[str, str]) -> Case:
+    """#51: every answer right, with script in a markdown cell, the free-text answer, an output and image metadata."""
+    nb = filled(_append("heaviside", SCRIPT_OUTPUTS, answers))
+    nb.cells.insert(cell_index(nb, "heaviside"), nbformat.v4.new_markdown_cell(SCRIPT_MARKDOWN))
+    nb.cells[cell_index(nb, "xor_explanation")].source = SCRIPT_MARKDOWN
+    return _notebook_case("t51-script", "#51", "every answer right; script in a markdown cell, in the free-text "
+                          "answer, in an HTML output and in an image's metadata", nb)
 
 
 def with_slow_seconds(cases: list[Case], seconds: int) -> list[Case]:

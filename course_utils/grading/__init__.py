@@ -9,8 +9,10 @@
   (:mod:`~course_utils.grading.plan` sorts the cells; :mod:`~course_utils.grading.harness`,
   :mod:`~course_utils.grading.subject`, :mod:`~course_utils.grading.exchange`,
   :mod:`~course_utils.grading.codec` and :mod:`~course_utils.grading.rpc` carry calls between them as data);
-- :mod:`~course_utils.grading.sandbox`, :mod:`~course_utils.grading.kernels` and
-  :mod:`~course_utils.grading.resources`: where each kernel runs, and within which limits;
+- :mod:`~course_utils.grading.sandbox`, :mod:`~course_utils.grading.seccomp`,
+  :mod:`~course_utils.grading.kernels` and :mod:`~course_utils.grading.resources`: where each kernel runs,
+  within which limits, and how the grader drives it; :mod:`~course_utils.grading.outputs`: what of its
+  messages becomes notebook output;
 - :mod:`~course_utils.grading.preprocessors`: nbgrader preprocessors (stderr is not a failure, hidden
   tests stay hidden in the feedback);
 - :mod:`~course_utils.grading.runner` and :mod:`~course_utils.grading.worker`: one run over a class,

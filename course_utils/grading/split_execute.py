@@ -37,7 +37,6 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import monotonic
-from typing import Any
 
 import nbformat
 import zmq
@@ -49,29 +48,18 @@ from traitlets import Bool, Dict, Integer, Unicode
 
 from course_utils.grading.kernels import (
     EXCHANGE_FOLDER,
+    KernelDriver,
+    Reply,
     SandboxedKernelManager,
     folder_prefix,
+    messaging_context,
     shared_memory_folder,
 )
 from course_utils.grading.limits import Limits
+from course_utils.grading.outputs import STOPPED, OutputBudget, describe_cell, error_output, to_output
 from course_utils.grading.plan import GradingPlan, is_test_cell, nbgrader_meta, plan_notebook
 from course_utils.grading.resources import Budget, ResourceGroup
 from course_utils.grading.sandbox import RPC_DIR, copy_files, sandbox_uid
-
-STOPPED = "GraderStopped"
-"""``ename`` of the error put into every cell the grader did not run after it stopped a notebook."""
-
-KERNEL_START_SECONDS = 120
-"""How long a kernel may take to start (importing PyTorch on a loaded machine takes a while)."""
-
-INTERRUPT_GRACE_SECONDS = 5
-"""How long a kernel has to answer after an interrupt before it is stopped."""
-
-DEATH_GRACE_SECONDS = 1.5
-"""After a kernel drops a connection, how long the grader waits to tell a death from a message over the limit."""
-
-RECEIVE_QUEUE = 16
-"""Messages of a kernel the grader's sockets queue before they are read (the kernel's side drops the rest)."""
 
 SERVE_CODE = "__import__('course_utils.grading.subject', fromlist=['serve']).serve({path!r}, {token!r})"
 HARNESS_CODE = ("__dlcourse_harness__ = __import__('course_utils.grading.harness', fromlist=['Harness'])"
@@ -107,270 +95,6 @@ class RunReport:
         data = json.loads(text)
         data["flags"] = [Flag(**flag) for flag in data.get("flags", [])]
         return cls(**data)
-
-
-class NotebookStopped(Exception):
-    """The run stopped (a limit, a dead kernel); the message is the reason."""
-
-
-# ---------------------------------------------------------------- outputs
-def error_output(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
-
-
-def note_output(text: str) -> NotebookNode:
-    """A plain-text display (not a stream, which would be merged with the output it is about and cut with it)."""
-    return NotebookNode(output_type="display_data", data={"text/plain": text}, metadata={})
-
-
-def message_size(msg: dict) -> int:
-    """Bytes a kernel message carries (content, metadata and binary buffers), as the grader counts it."""
-    size = len(json.dumps(msg.get("content", {}), default=str)) + len(json.dumps(msg.get("metadata", {}),
-                                                                                 default=str))
-    return size + sum(len(memoryview(buffer)) for buffer in msg.get("buffers", []) or [])
-
-
-def describe_cell(cell: NotebookNode, index: int) -> str:
-    grade_id = nbgrader_meta(cell).get("grade_id")
-    return f"cell {index + 1}" + (f" ({grade_id})" if grade_id else "")
-
-
-@dataclass
-class OutputBudget:
-    """Output kept in the notebook: per cell and per notebook; what goes over is dropped with a note."""
-
-    cell_bytes: int
-    notebook_bytes: int
-    notes: list[str]
-    used_notebook: int = 0
-
-    def keep(self, outputs: list, output: NotebookNode, state: dict, where: str) -> None:
-        if output.output_type == "error":  # an error decides a test's score: it is always kept (and is short)
-            outputs.append(output)
-            return
-        size = len(json.dumps(output, default=str))
-        used = state.get("used", 0)
-        if used + size > self.cell_bytes or self.used_notebook + size > self.notebook_bytes:
-            if not state.get("capped"):
-                state["capped"] = True
-                which = (f"this cell's output passed {self.cell_bytes // 1024} KiB" if used + size > self.cell_bytes
-                         else f"the notebook's output passed {self.notebook_bytes // 1024} KiB")
-                outputs.append(note_output(f"[the grader dropped the rest of this output: {which}]"))
-                note = f"output capped in {where} ({which})"
-                if note not in self.notes:
-                    self.notes.append(note)
-            return
-        state["used"] = used + size
-        self.used_notebook += size
-        if (output.output_type == "stream" and outputs and outputs[-1].get("output_type") == "stream"
-                and outputs[-1].get("name") == output.name):
-            outputs[-1]["text"] += output.text
-        else:
-            outputs.append(output)
-
-
-SAFE_MIMETYPES = ("text/plain", "image/png", "image/jpeg", "image/gif")
-"""The kinds of rich output kept in a graded notebook: text and pictures. HTML, JavaScript, SVG, Markdown and
-widget views are dropped (keeping their plain-text version), so that nothing a submission displays can run
-as script where an instructor opens the notebook or its feedback page."""
-
-
-def clean_text(value: Any) -> Any:
-    """``value`` with every string made valid UTF-8 (a lone surrogate becomes U+FFFD), recursively.
-
-    Example:
-        >>> clean_text({"a": ["ok", "\\ud800".encode().decode("unicode_escape")]})
-        {'a': ['ok', '\ufffd']}
-    """
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8", "replace") if not value.isascii() else value
-    if isinstance(value, list):
-        return [clean_text(item) for item in value]
-    if isinstance(value, dict):
-        return {str(clean_text(key)): clean_text(item) for key, item in value.items()}
-    return value if value is None or isinstance(value, (bool, int, float)) else str(value)
-
-
-def to_output(msg: dict) -> NotebookNode | None:
-    """The notebook output for an IOPub message (``None`` for messages that make none): text and pictures only."""
-    kind, content = msg.get("msg_type"), msg.get("content", {})
-    if not isinstance(content, dict):
-        return None
-    if kind == "stream" and isinstance(content.get("text"), str):
-        name = content.get("name") if content.get("name") in ("stdout", "stderr") else "stdout"
-        return NotebookNode(output_type="stream", name=name, text=clean_text(content["text"]))
-    if kind in ("display_data", "execute_result") and isinstance(content.get("data"), dict):
-        data = {mime: value for mime, value in content["data"].items() if mime in SAFE_MIMETYPES}
-        if not data:
-            return None
-        metadata = content.get("metadata") if isinstance(content.get("metadata"), dict) else {}
-        sizes = {mime: {key: number for key, number in value.items() if key in ("width", "height")
-                        and type(number) is int and 0 < number < 100_000}
-                 for mime, value in metadata.items() if mime in data and isinstance(value, dict)}
-        output = NotebookNode(output_type=kind, data=clean_text(data),
-                              metadata={mime: size for mime, size in sizes.items() if size})
-        if kind == "execute_result":
-            count = content.get("execution_count")
-            output["execution_count"] = count if type(count) is int else None
-        return output
-    if kind == "error":
-        traceback = content.get("traceback") if isinstance(content.get("traceback"), list) else []
-        return NotebookNode(output_type="error", ename=clean_text(str(content.get("ename", "Error"))[:200]),
-                            evalue=clean_text(str(content.get("evalue", ""))[:2000]),
-                            traceback=[clean_text(str(line)[:2000]) for line in traceback[-30:]])
-    return None
-
-
-# ---------------------------------------------------------------- one kernel
-@dataclass
-class Reply:
-    """How an execution ended."""
-
-    status: str  # "ok", "error", "timeout" (interrupted and answered), "ignored" (no answer after interrupt), "dead"
-    ename: str = ""
-    evalue: str = ""
-
-
-class KernelDriver:
-    """Runs code in one kernel and turns what it sends into notebook outputs, counting every message."""
-
-    def __init__(self, name: str, km: SandboxedKernelManager, context: zmq.asyncio.Context, limits: Limits) -> None:
-        self.name, self.km, self.context, self.limits = name, km, context, limits
-        self.kc: Any = None
-        self.received = 0
-        self.cell_received = 0
-        self.flood: str | None = None
-        self.closing = False
-        self._watchers: list[asyncio.Future] = []
-
-    async def start(self, extra_arguments: list[str]) -> None:
-        await self.km.start_kernel(extra_arguments=extra_arguments)
-        self.kc = self.km.client(context=self.context)
-        # Only the channels the grader reads: a kernel's messages on any other would pile up unread and uncounted
-        # (interrupts and shutdowns go by signal).
-        self.kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
-        await self.kc.wait_for_ready(timeout=KERNEL_START_SECONDS)
-        self.km.lock_connection_folder()  # before any code of the notebook runs
-        self.km.ready = True
-        for channel in (self.kc.iopub_channel, self.kc.shell_channel):
-            self._watchers.append(asyncio.ensure_future(self._watch_connection(channel.socket)))
-
-    async def _watch_connection(self, socket: Any) -> None:
-        """A connection the kernel's side dropped means a message over the size limit (which zmq discards
-        unseen): count it as a flood, so that a lost message never goes unnoticed."""
-        monitor = socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        try:
-            await monitor.recv_multipart()
-            await asyncio.sleep(DEATH_GRACE_SECONDS)  # a dying kernel drops its connections first: let it die
-            if self.flood is None and not self.closing and await self.alive():
-                self.flood = (f"the {self.name} kernel sent a message over "
-                              f"{min(self.limits.cell_received_mb, self.limits.received_mb)} MiB: a flood")
-        except (asyncio.CancelledError, zmq.ZMQError):
-            pass
-        finally:
-            monitor.close(linger=0)
-
-    async def alive(self) -> bool:
-        try:
-            return bool(await self.km.is_alive())
-        except Exception:
-            return False
-
-    def count(self, msg: dict) -> None:
-        size = message_size(msg)
-        self.received += size
-        self.cell_received += size
-        if self.flood is not None:
-            return
-        if self.received > self.limits.received_mb * 2**20:
-            self.flood = (f"the {self.name} kernel sent more than {self.limits.received_mb} MiB of messages "
-                          "(outputs, errors, display updates, widget state, metadata) in the notebook: a flood")
-        elif self.cell_received > self.limits.cell_received_mb * 2**20:
-            self.flood = (f"the {self.name} kernel sent more than {self.limits.cell_received_mb} MiB of messages "
-                          "(outputs, errors, display updates, widget state, metadata) in one cell: a flood")
-
-    async def execute(self, code: str, timeout: float, sink: Any = None, silent: bool = False,
-                      store_history: bool = True) -> Reply:
-        """Run ``code``; each IOPub message of it goes to ``sink(msg)``; wait at most ``timeout`` seconds."""
-        msg_id = self.kc.execute(code, silent=silent, store_history=store_history, allow_stdin=False)
-        self.cell_received = 0
-        return await self.wait(msg_id, timeout, sink)
-
-    async def wait(self, msg_id: str, timeout: float, sink: Any = None) -> Reply:
-        idle = asyncio.Event()
-        reader = asyncio.ensure_future(self._read_iopub(msg_id, sink, idle))
-        try:
-            reply = await self._read_reply(msg_id, timeout)
-            if reply.status in ("ok", "error", "timeout"):
-                try:
-                    await asyncio.wait_for(idle.wait(), timeout=5)
-                except asyncio.TimeoutError:
-                    pass
-            return reply
-        finally:
-            reader.cancel()
-            try:
-                await reader
-            except (asyncio.CancelledError, Exception):
-                pass
-
-    async def _read_iopub(self, msg_id: str, sink: Any, idle: asyncio.Event) -> None:
-        while True:
-            try:
-                msg = await self.kc.get_iopub_msg(timeout=1)
-            except Exception:  # queue.Empty, or a channel closed by a dead kernel
-                if not await self.alive():
-                    return
-                continue
-            self.count(msg)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if msg.get("msg_type") == "status" and msg.get("content", {}).get("execution_state") == "idle":
-                idle.set()
-                continue
-            if sink is not None and self.flood is None:
-                sink(msg)
-
-    async def _read_reply(self, msg_id: str, timeout: float) -> Reply:
-        deadline = monotonic() + timeout
-        interrupted_at = None
-        while True:
-            if self.flood is not None:
-                return Reply("dead", "Flood", self.flood)
-            now = monotonic()
-            if interrupted_at is None and now >= deadline:
-                interrupted_at = now
-                try:
-                    await self.km.interrupt_kernel()
-                except Exception:
-                    pass
-            if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
-                return Reply("ignored")
-            try:
-                msg = await self.kc.get_shell_msg(timeout=0.5)
-            except Exception:
-                if not await self.alive():
-                    return Reply("dead")
-                continue
-            self.count(msg)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            content = msg.get("content", {})
-            if interrupted_at is not None:
-                return Reply("timeout", str(content.get("ename", "")), str(content.get("evalue", "")))
-            return Reply("ok" if content.get("status") == "ok" else "error", str(content.get("ename", ""))[:200],
-                         str(content.get("evalue", ""))[:2000])
-
-    async def shutdown(self) -> None:
-        self.closing = True
-        for watcher in self._watchers:
-            watcher.cancel()
-        if self.kc is not None:
-            self.kc.stop_channels()
-        try:
-            await self.km.shutdown_kernel(now=True)
-        except Exception:
-            pass
 
 
 # ---------------------------------------------------------------- the preprocessor
@@ -465,10 +189,7 @@ class _NotebookRun:
                     self.context.destroy(linger=0)
 
     async def _start(self, work: str, rpc: str) -> bool:
-        context = self.context = zmq.asyncio.Context()
-        # What a kernel can make the grader hold before it reads: RCVHWM messages of at most MAXMSGSIZE each.
-        context.setsockopt(zmq.MAXMSGSIZE, min(self.limits.cell_received_mb, self.limits.received_mb) * 2**20)
-        context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+        context = self.context = messaging_context(self.limits)
         budget = Budget(memory_mb=self.limits.memory_mb, processes=self.limits.processes,
                         cpu_seconds=float(self.limits.cpu_seconds))
         for role, files in (("student", work), ("tests", str(self.source_folder))):

@@ -40,4 +40,4 @@ PY
 echo "== tests in the Colab environment"
 export PATH="$PWD/$ENV/bin:$PATH" COLAB_PARITY=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 exec "$ENV/bin/python" -m pytest -n "${TEST_JOBS:-auto}" -p no:cacheprovider \
-  tests/test_colab_parity.py tests/test_notebooks.py tests/test_widget_*.py tests/test_colab.py "$@"
+  tests/course/test_colab_parity.py tests/course/test_notebooks.py tests/course_utils/test_widget_*.py tests/course_utils/test_colab.py "$@"

@@ -19,7 +19,7 @@ ASSIGNMENT_IDS = [path.parent.name for path in SOLUTIONS]
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 # The Colab-parity checks run only inside the environment ci/colab_env.sh builds.
-collect_ignore = [] if os.environ.get("COLAB_PARITY") else ["test_colab_parity.py"]
+collect_ignore = [] if os.environ.get("COLAB_PARITY") else ["course/test_colab_parity.py"]
 
 
 def rel(path: Path) -> str:

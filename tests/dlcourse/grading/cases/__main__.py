@@ -1,4 +1,4 @@
-"""Write the crafted class of threat cases: ``python -m tests.grading_cases DEST [--slow-seconds N]``.
+"""Write the crafted class of threat cases: ``python -m tests.dlcourse.grading.cases DEST [--slow-seconds N]``.
 
 Then grade it (the README's example run)::
 
@@ -8,9 +8,9 @@ Then grade it (the README's example run)::
 import argparse
 from pathlib import Path
 
-from tests.grading_cases import threat_cases, with_slow_seconds, write_class
+from tests.dlcourse.grading.cases import threat_cases, with_slow_seconds, write_class
 
-parser = argparse.ArgumentParser(prog="python -m tests.grading_cases", description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(prog="python -m tests.dlcourse.grading.cases", description=__doc__.splitlines()[0])
 parser.add_argument("dest", type=Path, help="folder to write <student>/hw03_logic_gates.ipynb into")
 parser.add_argument("--slow-seconds", type=int, default=17,
                     help="sleep per cell of t12-notebook-limit: under --cell-seconds, five of them over "

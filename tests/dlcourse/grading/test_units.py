@@ -26,8 +26,8 @@ from course_utils.grading.runner import worker_db_url
 from course_utils.grading.sandbox import FILES_DIR, RPC_DIR, WORK_DIR, _parent_folders, bwrap_command, describe_exit
 from course_utils.grading.worker import feedback_view, folder_digest, leaked_lines, secret_lines
 
-from .conftest import ROOT
-from .grading_cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
+from tests.conftest import ROOT
+from .cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
 
 SOURCE_NB = nbformat.read(SOURCE, as_version=4)
 

@@ -43,11 +43,11 @@ def start_grade(course: Path, *args: str, log: Path) -> subprocess.Popen:
 
 PLAIN_NBGRADER = """
 
-# The control of tests/test_grading_threats.py: plain nbgrader, one kernel for the student's cells and the tests.
+# The control of tests/dlcourse/grading/test_threats.py: plain nbgrader, one kernel for the student's cells and the tests.
 from nbgrader.preprocessors import Execute
 
 _chain = [Execute if step is SplitExecute else step for step in c.Autograde.autograde_preprocessors]
-assert Execute in _chain, "the course's nbgrader_config.py no longer runs SplitExecute: update tests/grading_cases"
+assert Execute in _chain, "the course's nbgrader_config.py no longer runs SplitExecute: update tests/dlcourse/grading/cases"
 c.Autograde.autograde_preprocessors = _chain
 c.Execute.timeout = 30
 """

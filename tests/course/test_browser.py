@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import LECTURES, ROOT
+from tests.conftest import LECTURES, ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "screenshots"

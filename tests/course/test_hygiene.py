@@ -13,7 +13,7 @@ import pytest
 from course_utils import colab
 from course_utils.cli import SETUP_CELL_INDEX
 
-from .conftest import ASSIGNMENT_IDS, LECTURES, ROOT, SOLUTIONS, STUDENT_VERSIONS, rel
+from tests.conftest import ASSIGNMENT_IDS, LECTURES, ROOT, SOLUTIONS, STUDENT_VERSIONS, rel
 
 ALL = LECTURES + SOLUTIONS + STUDENT_VERSIONS
 CHECK_CALLS = {"print", "assert_close", "assert_equal", "assert_shape", "assert_finite"}
@@ -110,7 +110,7 @@ def test_assignment_metadata(path):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
 def test_partial_submission_names_answer_cells(assignment):
-    spec = json.loads((ROOT / "tests" / "partial_submissions" / f"{assignment}.json").read_text())
+    spec = json.loads((ROOT / "tests" / "course" / "partial_submissions" / f"{assignment}.json").read_text())
     assert set(spec) == {"answers", "expected_score", "why"}
     cells = _read(ROOT / "solutions" / assignment / f"{assignment}.ipynb").cells
     answer_ids = {_meta(c)["grade_id"] for c in cells if _meta(c).get("solution") and c.cell_type == "code"}

@@ -1,6 +1,6 @@
 """Every case of GRADING_THREATS.md (#1-#23, #28-#47) graded in ONE `dlcourse grade --jobs 2` run, per student.
 
-The class is generated from hw03's source and student version (tests/grading_cases): a correct and a
+The class is generated from hw03's source and student version (tests/dlcourse/grading/cases): a correct and a
 partly correct submission, then one student per threat (several where the catalogue names several ways).
 The sandbox cases (#24, #25 and the resource limits) are in test_grading_sandbox.py; the lint cases
 (#26, #27) in test_grading_units.py.
@@ -25,7 +25,7 @@ import pytest
 
 from course_utils.grading.worker import html_text, secret_lines
 
-from .grading_cases import (
+from .cases import (
     ASSIGNMENT,
     MODULE_FILES,
     NOTEBOOK,
@@ -37,7 +37,7 @@ from .grading_cases import (
     with_slow_seconds,
     write_class,
 )
-from .grading_cases.harness import (
+from .cases.harness import (
     Results,
     grade,
     make_course,

@@ -2,11 +2,11 @@
 catalogue names several ways) and per sandbox property, generated from the assignment's source and student
 version so that they follow hw03.
 
-``python -m tests.grading_cases DEST`` writes the class of threat cases (the README's example run):
+``python -m tests.dlcourse.grading.cases DEST`` writes the class of threat cases (the README's example run):
 one folder per student, ``DEST/<student>/hw03_logic_gates.ipynb`` (the "folders" layout).
 
 Each case is a :class:`Case`: a student id, the threat it stands for, what it does, and its files.
-What each case must get is asserted in tests/test_grading_threats.py and tests/test_grading_sandbox.py.
+What each case must get is asserted in tests/dlcourse/grading/test_threats.py and tests/dlcourse/grading/test_sandbox.py.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 ASSIGNMENT = "hw03_logic_gates"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 SOURCE = ROOT / "solutions" / ASSIGNMENT / NOTEBOOK
 STUDENT_VERSION = ROOT / "assignments" / ASSIGNMENT / NOTEBOOK
-PARTIAL = ROOT / "tests" / "partial_submissions" / f"{ASSIGNMENT}.json"
+PARTIAL = ROOT / "tests" / "course" / "partial_submissions" / f"{ASSIGNMENT}.json"
 
 # The parts of hw03 the cases use (grade ids of the answer cells and their test cells).
 PARTS = {
@@ -58,7 +58,7 @@ def cell_index(nb: nbformat.NotebookNode, grade_id: str) -> int:
     for index, cell in enumerate(nb.cells):
         if _meta(cell).get("grade_id") == grade_id:
             return index
-    raise KeyError(f"{ASSIGNMENT} has no cell with grade_id {grade_id!r}: update tests/grading_cases")
+    raise KeyError(f"{ASSIGNMENT} has no cell with grade_id {grade_id!r}: update tests/dlcourse/grading/cases")
 
 
 def correct_answers() -> dict[str, str]:
@@ -112,7 +112,7 @@ def _notebook_case(student: str, threat: str, what: str, nb: nbformat.NotebookNo
 # ---------------------------------------------------------------- GRADING_THREATS #1-#23
 def threat_cases(marker_dir: Path | None = None) -> list[Case]:
     """Baselines and GRADING_THREATS #1-#23 and #28-#47 (the sandbox cases #24, #25 are in :func:`sandbox_cases`,
-    the lint cases #26, #27 in tests/test_grading_units.py).
+    the lint cases #26, #27 in tests/dlcourse/grading/test_units.py).
 
     ``marker_dir`` is a folder of the grading machine that the module-named files of #28 try to write into
     when they are imported (default: ``dlcourse-threat-markers`` in the system's temporary folder).
@@ -120,7 +120,7 @@ def threat_cases(marker_dir: Path | None = None) -> list[Case]:
     answers = correct_answers()
     cases = [
         _notebook_case("solution", "baseline", "every answer right", filled()),
-        _notebook_case("partial", "baseline", "tests/partial_submissions/hw03_logic_gates.json",
+        _notebook_case("partial", "baseline", "tests/course/partial_submissions/hw03_logic_gates.json",
                        filled(json.loads(PARTIAL.read_text())["answers"])),
         _notebook_case("t01-unanswered", "#1", "the student version as released", blank()),
     ]
@@ -962,7 +962,7 @@ def _insert_after_docstring(code: str, extra: str) -> str:
     """``extra`` (indented function-body lines) placed right after the first function's docstring in ``code``."""
     changed = re.sub(r'(def \w+\(.*?\):\n    """.*?"""\n)', lambda m: m.group(1) + extra.strip("\n") + "\n",
                      code, count=1, flags=re.S)
-    assert changed != code, "could not change the answer: update tests/grading_cases"
+    assert changed != code, "could not change the answer: update tests/dlcourse/grading/cases"
     return changed
 
 
@@ -1133,7 +1133,7 @@ def _probe(code: str) -> str:
 
 
 SANDBOX_FORKS, SANDBOX_FORK_MB = 6, 300
-"""sbx-fork-memory: six children of 300 MiB: each (with the kernel's own data) under tests/test_grading_sandbox.py's
+"""sbx-fork-memory: six children of 300 MiB: each (with the kernel's own data) under tests/dlcourse/grading/test_sandbox.py's
 1536 MiB per process, together over its 1536 MiB for the sandbox."""
 
 

@@ -11,7 +11,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 ENV = Path(sys.prefix)
 

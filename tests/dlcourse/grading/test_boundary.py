@@ -34,7 +34,7 @@ from course_utils.grading.plan import lint_split, plan_notebook
 from course_utils.grading.rpc import Channel, PeerTimeout, ProtocolError
 from course_utils.grading.subject import Subject
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def roundtrip(value):

@@ -21,8 +21,8 @@ import pytest
 from course_utils.grading.limits import Limits
 from course_utils.grading.sandbox import sandbox_problem, sandbox_uid
 
-from .grading_cases import PARTS, points, sandbox_cases, write_class
-from .grading_cases.harness import Results, grade, make_course, outputs_text
+from .cases import PARTS, points, sandbox_cases, write_class
+from .cases.harness import Results, grade, make_course, outputs_text
 
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("grading_sandbox")]
 

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_bench_release_and_training_write_results_and_readme(tmp_path):

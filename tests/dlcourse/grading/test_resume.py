@@ -18,8 +18,8 @@ import pytest
 
 from course_utils.grading.sandbox import sandbox_uid
 
-from .grading_cases import ASSIGNMENT, NOTEBOOK, PARTIAL, blank, filled, points
-from .grading_cases.harness import Results, grade, live_processes, make_course, start_grade
+from .cases import ASSIGNMENT, NOTEBOOK, PARTIAL, blank, filled, points
+from .cases.harness import Results, grade, live_processes, make_course, start_grade
 
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("grading_resume")]
 

@@ -5,7 +5,7 @@ import pytest
 
 from course_utils.notebooks import DEFAULT_TIME_LIMIT, execute_notebook
 
-from .conftest import LECTURES, SOLUTIONS, STUDENT_VERSIONS, rel
+from tests.conftest import LECTURES, SOLUTIONS, STUDENT_VERSIONS, rel
 
 pytestmark = pytest.mark.notebook
 

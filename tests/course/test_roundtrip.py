@@ -1,7 +1,7 @@
 """nbgrader round trip in a temporary course: release, submit, autograde, export.
 
 For every assignment: the solution scores every autograded point, the blank
-student version 0, a partly correct submission (tests/partial_submissions/)
+student version 0, a partly correct submission (tests/course/partial_submissions/)
 exactly its expected score, and a correct submission whose every cell writes
 to stderr (as library warnings do) still scores every point.
 """
@@ -17,11 +17,11 @@ import pytest
 
 from course_utils.cli import nbgrader_env
 
-from .conftest import ASSIGNMENT_IDS, ROOT
+from tests.conftest import ASSIGNMENT_IDS, ROOT
 
 pytestmark = pytest.mark.notebook
 
-PARTIALS = ROOT / "tests" / "partial_submissions"
+PARTIALS = ROOT / "tests" / "course" / "partial_submissions"
 NOISY_STDERR = (
     "\nimport sys as _sys\n"
     "get_ipython().events.register('post_run_cell', "

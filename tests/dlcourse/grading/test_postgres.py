@@ -21,8 +21,8 @@ import pytest
 
 from course_utils.cli import nbgrader_env
 
-from .grading_cases import ASSIGNMENT, PARTIAL, filled, points
-from .grading_cases.harness import Results, grade, make_course
+from .cases import ASSIGNMENT, PARTIAL, filled, points
+from .cases.harness import Results, grade, make_course
 
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("grading_postgres")]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .grading_cases import ASSIGNMENT, NOTEBOOK
-from .grading_cases.harness import make_course
-from .test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401 - fixtures reused
+from .cases import ASSIGNMENT, NOTEBOOK
+from .cases.harness import make_course
+from tests.course.test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401 - fixtures reused
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 

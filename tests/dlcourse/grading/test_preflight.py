@@ -31,7 +31,7 @@ from course_utils.grading.checks import (
     shadowed_module_names,
 )
 
-from .grading_cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
+from .cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
 
 SOURCE_NB = nbformat.read(SOURCE, as_version=4)
 

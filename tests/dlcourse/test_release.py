@@ -6,7 +6,7 @@ import pytest
 
 from course_utils.cli import release_assignments
 
-from .conftest import ASSIGNMENT_IDS, ROOT
+from tests.conftest import ASSIGNMENT_IDS, ROOT
 
 
 @pytest.fixture(scope="module")

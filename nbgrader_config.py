@@ -20,8 +20,8 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from course_utils.grading import HideHiddenTests, SanitizeSubmission, SplitExecute, StderrIsNotFailure
-from course_utils.grading.sandbox import sandbox_problem
+from dlcourse.grading import HideHiddenTests, SanitizeSubmission, SplitExecute, StderrIsNotFailure
+from dlcourse.grading.sandbox import sandbox_problem
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -38,8 +38,8 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Autograding: the student's cells run in a sandboxed kernel, every test cell in a second kernel that runs
-# no submission code (course_utils/grading/split_execute.py), so no student code decides a test's verdict.
-# The limits (60 s per cell, 300 s per notebook, memory, output) are course_utils.grading.Limits' defaults.
+# no submission code (dlcourse/grading/split_execute.py), so no student code decides a test's verdict.
+# The limits (60 s per cell, 300 s per notebook, memory, output) are dlcourse.grading.Limits' defaults.
 # `dlcourse grade` adds pre-flight checks, parallel students and resuming on top of this file.
 c.SplitExecute.source_dir = str(ROOT / "solutions")
 c.SplitExecute.course = str(ROOT)

@@ -53,7 +53,7 @@ def measure(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> di
 
 
 def _execute_command(path: Path) -> list[str]:
-    code = ("import sys; from course_utils.notebooks import execute_notebook; "
+    code = ("import sys; from dlcourse.execution import execute_notebook; "
             "r = execute_notebook(sys.argv[1]); print(r.status); sys.exit(0 if r.ok else 1)")
     return [sys.executable, "-c", code, str(path)]
 
@@ -110,7 +110,7 @@ def bench_release(repeat: int) -> dict:
     times, peaks = [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as out:
-            run = measure([sys.executable, "-m", "course_utils", "release", "--output", out])
+            run = measure([sys.executable, "-m", "dlcourse", "release", "--output", out])
             if run["returncode"] != 0:
                 raise RuntimeError("release failed:\n" + run["output"][-2000:])
             times.append(run["seconds"])
@@ -121,9 +121,9 @@ def bench_release(repeat: int) -> dict:
 
 def _grade_class(course: Path, submissions: Path, assignment: str, jobs: int) -> dict:
     """One timed ``dlcourse grade`` run over the class (``--regrade``: every student is graded again)."""
-    from course_utils.cli import nbgrader_env
+    from dlcourse.nbgrader_run import nbgrader_env
 
-    run = measure([sys.executable, "-m", "course_utils", "grade", assignment, "--course", str(course),
+    run = measure([sys.executable, "-m", "dlcourse", "grade", assignment, "--course", str(course),
                    "--submissions", str(submissions), "--jobs", str(jobs), "--regrade"], cwd=course, env=nbgrader_env())
     if run["returncode"] != 0:
         raise RuntimeError(f"dlcourse grade --jobs {jobs} did not grade every student cleanly:\n"
@@ -140,7 +140,7 @@ def bench_grading(repeat: int, assignment: str = "hw08_pytorch_mlp", students: i
     done), so the timed runs are pure grading: intake, pre-flight, execution in the two sandboxed kernels,
     feedback, export. Per repeat: the notebook once through nbclient, then the class with 1 and with 2 jobs.
     """
-    from course_utils.cli import release_assignments
+    from dlcourse.release import release_assignments
 
     solution = ROOT / "solutions" / assignment / f"{assignment}.ipynb"
     if not solution.is_file():

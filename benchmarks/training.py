@@ -64,7 +64,8 @@ def matmul_rate(batch: int, repeat: int = 20, device: str = "cpu") -> float:
     return flops / seconds
 
 
-# The loop lecture 08 teaches (its section 8.3), copied verbatim; tests/dlcourse/test_bench.py checks that it still matches.
+# The loop lecture 08 teaches (its section 8.3), copied verbatim;
+# tests/dlcourse/test_bench.py checks that it still matches.
 def train_one_epoch(model, X, y, optimizer, loss_fn, batch_size, generator):
     """One pass over (X, y) in shuffled minibatches; returns the mean training loss."""
     model.train()

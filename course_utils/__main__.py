@@ -1,7 +1,7 @@
-"""``python -m course_utils`` is the ``dlcourse`` command."""
+"""``python -m course_utils``: can the course run here? (see :mod:`course_utils.doctor`)."""
 
 import sys
 
-from course_utils.cli import main
+from course_utils.doctor import main
 
 sys.exit(main())

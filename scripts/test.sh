@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-echo "== installing course_utils with the lab, grading and dev extras into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab,grading,dev]"
+echo "== installing course_utils (with the lab extra) and the instructor's tools dlcourse (with dev) into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[lab]" -e "./dlcourse[dev]"
 .venv/bin/dlcourse doctor
 
 # Debian packages some tests need: Chromium for the browser tests (never a downloaded browser),

@@ -11,8 +11,7 @@ import nbformat
 import pytest
 
 from course_utils import colab
-from course_utils.cli import SETUP_CELL_INDEX
-
+from dlcourse.layout import SETUP_CELL_INDEX
 from tests.conftest import ASSIGNMENT_IDS, LECTURES, ROOT, SOLUTIONS, STUDENT_VERSIONS, rel
 
 ALL = LECTURES + SOLUTIONS + STUDENT_VERSIONS

@@ -3,8 +3,7 @@ failing only where the student has work to do."""
 
 import pytest
 
-from course_utils.notebooks import DEFAULT_TIME_LIMIT, execute_notebook
-
+from dlcourse.execution import DEFAULT_TIME_LIMIT, execute_notebook
 from tests.conftest import LECTURES, SOLUTIONS, STUDENT_VERSIONS, rel
 
 pytestmark = pytest.mark.notebook

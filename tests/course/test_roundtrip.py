@@ -15,8 +15,7 @@ import sys
 import nbformat
 import pytest
 
-from course_utils.cli import nbgrader_env
-
+from dlcourse.nbgrader_run import nbgrader_env
 from tests.conftest import ASSIGNMENT_IDS, ROOT
 
 pytestmark = pytest.mark.notebook

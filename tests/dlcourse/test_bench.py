@@ -12,7 +12,7 @@ def test_bench_release_and_training_write_results_and_readme(tmp_path):
     readme.write_text("intro\n<!-- bench:start -->\nold\n<!-- bench:end -->\nrest\n")
     results = tmp_path / "results.json"
     done = subprocess.run(
-        [sys.executable, "-m", "course_utils", "bench", "--only", "training", "release", "--repeat", "1",
+        [sys.executable, "-m", "dlcourse", "bench", "--only", "training", "release", "--repeat", "1",
          "--samples", "512", "--readme", str(readme), "--results", str(results)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )

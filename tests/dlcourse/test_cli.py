@@ -6,8 +6,10 @@ import sys
 import nbformat
 import pytest
 
-from course_utils import cli, colab
-from course_utils.notebooks import execute_notebook, find_notebooks
+from course_utils import colab
+from dlcourse import cli
+from dlcourse.execution import execute_notebook
+from dlcourse.layout import find_notebooks
 
 
 def _notebook(path, *sources, metadata=None):
@@ -39,8 +41,15 @@ def test_doctor_fails_on_a_bad_device(capsys, monkeypatch):
 
 
 def test_python_dash_m_is_the_same_command():
-    done = subprocess.run([sys.executable, "-m", "course_utils", "--help"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "dlcourse", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "doctor" in done.stdout and "release" in done.stdout
+
+
+def test_students_doctor_is_python_dash_m_course_utils():
+    done = subprocess.run([sys.executable, "-m", "course_utils"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ipywidgets" in done.stdout and "The course can run here." in done.stdout
+    assert "nbgrader" not in done.stdout  # the instructor's tools are not the student's concern
 
 
 def test_check_passes_and_fails_with_a_table(tmp_path, capsys, monkeypatch):

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from course_utils.cli import release_assignments
-
+from dlcourse.release import release_assignments
 from tests.conftest import ASSIGNMENT_IDS, ROOT
 
 

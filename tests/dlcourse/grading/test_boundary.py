@@ -27,13 +27,12 @@ import torch
 from torch import nn
 
 from course_utils.checks_torch import ForwardRecorder
-from course_utils.grading.codec import CodecError, Decoder, Encoder, apply_update, decode_value, encode_value
-from course_utils.grading.exchange import describe_error, raised_error
-from course_utils.grading.harness import Harness, StudentCodeError, StudentFunction, StudentObject, library_name
-from course_utils.grading.plan import lint_split, plan_notebook
-from course_utils.grading.rpc import Channel, PeerTimeout, ProtocolError
-from course_utils.grading.subject import Subject
-
+from dlcourse.grading.codec import CodecError, Decoder, Encoder, apply_update, decode_value, encode_value
+from dlcourse.grading.exchange import describe_error, raised_error
+from dlcourse.grading.harness import Harness, StudentCodeError, StudentFunction, StudentObject, library_name
+from dlcourse.grading.plan import lint_split, plan_notebook
+from dlcourse.grading.rpc import Channel, PeerTimeout, ProtocolError
+from dlcourse.grading.subject import Subject
 from tests.conftest import ROOT
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.course.test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401 - fixtures reused
+
 from .cases import ASSIGNMENT, NOTEBOOK
 from .cases.harness import make_course
-from tests.course.test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401 - fixtures reused
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -41,10 +42,10 @@ JS_NOTEBOOK_READY = """() => {
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab serving a course folder whose gradebook knows hw03 (what an instructor opens)."""
-    from course_utils.cli import nbgrader_env
+    from dlcourse.nbgrader_run import nbgrader_env
 
     course = make_course(tmp_path_factory.mktemp("lab"))
-    done = subprocess.run([sys.executable, "-m", "course_utils", "release", ASSIGNMENT], cwd=course,
+    done = subprocess.run([sys.executable, "-m", "dlcourse", "release", ASSIGNMENT], cwd=course,
                           capture_output=True, text=True, env=nbgrader_env())
     assert done.returncode == 0, done.stdout + done.stderr
     port, token = _free_port(), secrets.token_hex(16)

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.cli import nbgrader_env
+from dlcourse.nbgrader_run import nbgrader_env
 
 from .cases import ASSIGNMENT, PARTIAL, filled, points
 from .cases.harness import Results, grade, make_course
@@ -90,7 +90,7 @@ def test_release_grade_and_export_with_postgresql(postgres, tmp_path):
     from sqlalchemy.pool import NullPool
 
     course = make_course(tmp_path)
-    released = subprocess.run([sys.executable, "-m", "course_utils", "release", ASSIGNMENT], cwd=course,
+    released = subprocess.run([sys.executable, "-m", "dlcourse", "release", ASSIGNMENT], cwd=course,
                               capture_output=True, text=True, env={**nbgrader_env(), "NBGRADER_DB_URL": postgres})
     assert released.returncode == 0, released.stdout + released.stderr
     assert (course / "assignments" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()

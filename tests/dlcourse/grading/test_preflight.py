@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.grading import checks
-from course_utils.grading.checks import (
+from dlcourse.grading import checks
+from dlcourse.grading.checks import (
     MAX_DEPTH,
     check_metadata,
     check_timestamp,

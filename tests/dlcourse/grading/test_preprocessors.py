@@ -1,6 +1,6 @@
 import nbformat
 
-from course_utils.grading import StderrIsNotFailure
+from dlcourse.grading import StderrIsNotFailure
 
 
 def test_stderr_is_relabelled_and_kept():

@@ -1,4 +1,4 @@
-"""Whole-sandbox resource limits (course_utils.grading.resources), each proved with real child processes.
+"""Whole-sandbox resource limits (dlcourse.grading.resources), each proved with real child processes.
 
 As root with a writable cgroup hierarchy the kernel enforces memory and processes: a forking child is
 OOM-killed at the group's memory limit, thread and fork creation fail at its process limit, and CPU time
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.grading import resources
-from course_utils.grading.resources import (
+from dlcourse.grading import resources
+from dlcourse.grading.resources import (
     Budget,
     ResourceGroup,
     ResourceGroupError,

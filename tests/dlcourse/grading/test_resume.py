@@ -16,7 +16,7 @@ import time
 import nbformat
 import pytest
 
-from course_utils.grading.sandbox import sandbox_uid
+from dlcourse.grading.sandbox import sandbox_uid
 
 from .cases import ASSIGNMENT, NOTEBOOK, PARTIAL, blank, filled, points
 from .cases.harness import Results, grade, live_processes, make_course, start_grade

@@ -18,8 +18,8 @@ import uuid
 
 import pytest
 
-from course_utils.grading.limits import Limits
-from course_utils.grading.sandbox import sandbox_problem, sandbox_uid
+from dlcourse.grading.limits import Limits
+from dlcourse.grading.sandbox import sandbox_problem, sandbox_uid
 
 from .cases import PARTS, points, sandbox_cases, write_class
 from .cases.harness import Results, grade, make_course, outputs_text

@@ -12,21 +12,21 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.grading.checks import (
+from dlcourse.grading.checks import (
     check_metadata,
     find_notebook,
     lint_test_cells,
     preflight,
     read_submission,
 )
-from course_utils.grading.intake import detect_layout, intake, is_valid_student_id
-from course_utils.grading.limits import Limits
-from course_utils.grading.preprocessors import HideHiddenTests, strip_hidden_region
-from course_utils.grading.runner import worker_db_url
-from course_utils.grading.sandbox import FILES_DIR, RPC_DIR, WORK_DIR, _parent_folders, bwrap_command, describe_exit
-from course_utils.grading.worker import feedback_view, folder_digest, leaked_lines, secret_lines
-
+from dlcourse.grading.intake import detect_layout, intake, is_valid_student_id
+from dlcourse.grading.limits import Limits
+from dlcourse.grading.preprocessors import HideHiddenTests, strip_hidden_region
+from dlcourse.grading.runner import worker_db_url
+from dlcourse.grading.sandbox import FILES_DIR, RPC_DIR, WORK_DIR, _parent_folders, bwrap_command, describe_exit
+from dlcourse.grading.worker import feedback_view, folder_digest, leaked_lines, secret_lines
 from tests.conftest import ROOT
+
 from .cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
 
 SOURCE_NB = nbformat.read(SOURCE, as_version=4)
@@ -166,7 +166,7 @@ def test_grade_refuses_an_assignment_whose_test_cell_ends_in_an_expression(tmp_p
     (course / "solutions" / ASSIGNMENT).mkdir(parents=True)
     nbformat.write(_source_with_test("heaviside(2.0) == 1.0"), str(course / "solutions" / ASSIGNMENT / NOTEBOOK))
     (course / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
-    done = subprocess.run([sys.executable, "-m", "course_utils", "grade", ASSIGNMENT, "--course", str(course),
+    done = subprocess.run([sys.executable, "-m", "dlcourse", "grade", ASSIGNMENT, "--course", str(course),
                            "--sandbox", "none"], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "cannot be graded fairly" in done.stderr and "`heaviside(2.0) == 1.0`" in done.stderr
@@ -274,13 +274,13 @@ def test_bwrap_command_isolates_network_processes_and_files():
     assert (str(100 * 2**20), WORK_DIR) in tmpfs
     # both stages run isolated: nothing of a folder the student controls is importable
     inner = command[command.index("--") + 1:]
-    assert inner[1:4] == ["-I", "-m", "course_utils.grading.sandbox"]
+    assert inner[1:4] == ["-I", "-m", "dlcourse.grading.sandbox"]
     assert _parent_folders(["/usr", "/a/b/c", "/tmp", "/tmp/x"]) == ["/a", "/a/b"]
 
 
 def test_a_course_cloned_under_tmp_stays_visible_in_the_sandbox(monkeypatch):
     """The private /tmp is mounted before the binds: a virtual environment in /tmp/... is not hidden by it."""
-    from course_utils.grading import sandbox
+    from dlcourse.grading import sandbox
 
     monkeypatch.setattr(sandbox, "_readonly_paths", lambda: ["/usr", "/tmp/clone/.venv", "/tmp/clone/course_utils"])
     command = bwrap_command("/tmp/files", "/tmp/conn", "/tmp/rpc", Limits(), 62000, ["python"], bwrap="bwrap")
@@ -303,7 +303,7 @@ def test_blank_student_version_is_the_released_one():
 
 
 def test_kernel_folders_of_killed_runs_are_removed_and_live_ones_kept(tmp_path, monkeypatch):  # 50
-    from course_utils.grading import kernels
+    from dlcourse.grading import kernels
 
     monkeypatch.setattr(kernels, "shared_memory_folder", lambda: str(tmp_path))
     monkeypatch.setattr(kernels.tempfile, "gettempdir", lambda: str(tmp_path))

@@ -6,7 +6,8 @@ version so that they follow hw03.
 one folder per student, ``DEST/<student>/hw03_logic_gates.ipynb`` (the "folders" layout).
 
 Each case is a :class:`Case`: a student id, the threat it stands for, what it does, and its files.
-What each case must get is asserted in tests/dlcourse/grading/test_threats.py and tests/dlcourse/grading/test_sandbox.py.
+What each case must get is asserted in tests/dlcourse/grading/test_threats.py and
+tests/dlcourse/grading/test_sandbox.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from tests.conftest import ROOT
+
 ASSIGNMENT = "hw03_logic_gates"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 SOURCE = ROOT / "solutions" / ASSIGNMENT / NOTEBOOK
@@ -379,7 +381,7 @@ def heaviside(z):
 
 GRADER_CODE = '''
 import course_utils.checks as _checks
-import course_utils.grading.subject as _subject
+import dlcourse.grading.subject as _subject
 
 
 class _Lenient:
@@ -742,7 +744,7 @@ for _payload in _garbage:
 '''
 
 FORGED_REPLIES = '''
-from course_utils.grading import subject as _subject
+from dlcourse.grading import subject as _subject
 
 _answer = _subject.Subject.answer
 _forged = [
@@ -771,7 +773,7 @@ _subject.Subject.answer = _forging_answer
 '''
 
 SERVE_REPLACED = '''
-import course_utils.grading.subject as _subject
+import dlcourse.grading.subject as _subject
 
 _subject.serve = lambda *args, **kwargs: None  # the grader's serving code, replaced by nothing
 '''
@@ -1033,7 +1035,7 @@ def red_team_cases(marker_dir: Path) -> list[Case]:
         _cheat("t31-displayhook", "#31", "heaviside publishes an execute_result '1' (and a display) while a test "
                "calls it", "", heaviside=DISPLAYHOOK),
         _cheat("t32-grader-code", "#32", "patches course_utils.checks (np.any always False) and "
-               "course_utils.grading.subject (errors answered as True) in its kernel", GRADER_CODE),
+               "dlcourse.grading.subject (errors answered as True) in its kernel", GRADER_CODE),
         _cheat("t32-ctypes-float", "#32", "clears float's immutable-type flag with ctypes and makes float.__eq__ "
                "always True", CTYPES_FLOAT),
         _cheat("t32-builtins-dict", "#32", "replaces __builtins__ with a dict whose isinstance, bool and abs lie",
@@ -1083,7 +1085,7 @@ def red_team_cases(marker_dir: Path) -> list[Case]:
                "bomb, a 1 TiB buffer size and garbage", ROGUE_SOCKET),
         _cheat("t43-forged-replies", "#43", "patches Subject.answer to reply with forged callbacks, a torch module "
                "with a forward, references to objects it was never sent", FORGED_REPLIES),
-        _cheat("t44-serve-replaced", "#44", "replaces course_utils.grading.subject.serve with a no-op",
+        _cheat("t44-serve-replaced", "#44", "replaces dlcourse.grading.subject.serve with a no-op",
                SERVE_REPLACED),
         _notebook_case("t45-reach-tests", "#45 (honest)", "every answer right; lists /proc and /grading/rpc, "
                        "connects to sockets, sends SIGSTOP/SIGINT/SIGKILL to -1 and every pid, in its cell and "
@@ -1133,8 +1135,8 @@ def _probe(code: str) -> str:
 
 
 SANDBOX_FORKS, SANDBOX_FORK_MB = 6, 300
-"""sbx-fork-memory: six children of 300 MiB: each (with the kernel's own data) under tests/dlcourse/grading/test_sandbox.py's
-1536 MiB per process, together over its 1536 MiB for the sandbox."""
+"""sbx-fork-memory: six children of 300 MiB: each (with the kernel's own data) under
+tests/dlcourse/grading/test_sandbox.py's 1536 MiB per process, together over its 1536 MiB for the sandbox."""
 
 
 def sandbox_cases(course: Path, other_student: str, port: int, host_marker: Path) -> list[Case]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.cli import nbgrader_env
+from dlcourse.nbgrader_run import nbgrader_env
 
 from . import ASSIGNMENT, NOTEBOOK, ROOT
 
@@ -29,25 +29,27 @@ def make_course(folder: Path) -> Path:
 def grade(course: Path, *args: str, timeout: float = 900, env: dict[str, str] | None = None,
           ) -> subprocess.CompletedProcess:
     """``dlcourse grade hw03_logic_gates --course COURSE ARGS`` (as instructors run it)."""
-    command = [sys.executable, "-m", "course_utils", "grade", ASSIGNMENT, "--course", str(course), *args]
+    command = [sys.executable, "-m", "dlcourse", "grade", ASSIGNMENT, "--course", str(course), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=course,
                           env={**nbgrader_env(), **(env or {})})
 
 
 def start_grade(course: Path, *args: str, log: Path) -> subprocess.Popen:
     """The same, in the background (for the kill test)."""
-    command = [sys.executable, "-m", "course_utils", "grade", ASSIGNMENT, "--course", str(course), *args]
+    command = [sys.executable, "-m", "dlcourse", "grade", ASSIGNMENT, "--course", str(course), *args]
     with open(log, "w") as handle:
         return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, cwd=course, env=nbgrader_env())
 
 
 PLAIN_NBGRADER = """
 
-# The control of tests/dlcourse/grading/test_threats.py: plain nbgrader, one kernel for the student's cells and the tests.
+# The control of tests/dlcourse/grading/test_threats.py: plain nbgrader, one kernel for the
+# student's cells and the tests.
 from nbgrader.preprocessors import Execute
 
 _chain = [Execute if step is SplitExecute else step for step in c.Autograde.autograde_preprocessors]
-assert Execute in _chain, "the course's nbgrader_config.py no longer runs SplitExecute: update tests/dlcourse/grading/cases"
+assert Execute in _chain, ("the course's nbgrader_config.py no longer runs SplitExecute: "
+                          "update tests/dlcourse/grading/cases")
 c.Autograde.autograde_preprocessors = _chain
 c.Execute.timeout = 30
 """

@@ -2,7 +2,7 @@
 then driven cell by cell, every message it sends counted.
 
 :class:`SandboxedKernelManager` is a Jupyter kernel manager for the two kernels
-that grade a notebook (:mod:`~course_utils.grading.split_execute`): the student's
+that grade a notebook (:mod:`~dlcourse.grading.split_execute`): the student's
 and the grader's test kernel. Each gets
 
 - a private folder for its connection file and Unix sockets (the sandbox has no
@@ -13,11 +13,11 @@ and the grader's test kernel. Each gets
 - standard input from ``/dev/null`` and standard output and error into a pipe
   that the grader drains and keeps the end of (nothing of the grader's own
   files: not its log, not its terminal);
-- the sandbox of :mod:`~course_utils.grading.sandbox`, with the files it may see
+- the sandbox of :mod:`~dlcourse.grading.sandbox`, with the files it may see
   (``files_dir``: the submission for the student's kernel, the assignment's
   source folder for the test kernel), the exchange folder shared by both
   (``rpc_dir``) and its user id;
-- a resource group for all its processes together (:mod:`~course_utils.grading.resources`).
+- a resource group for all its processes together (:mod:`~dlcourse.grading.resources`).
 
 :class:`KernelDriver` runs code in it and hands each message it sends, counted
 against the limits, to whoever turns it into outputs. The grader opens only the
@@ -48,9 +48,9 @@ import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Integer, Unicode
 
-from course_utils.grading.limits import Limits
-from course_utils.grading.outputs import message_size
-from course_utils.grading.sandbox import FILES_DO_NOT_FIT, describe_exit
+from dlcourse.grading.limits import Limits
+from dlcourse.grading.outputs import message_size
+from dlcourse.grading.sandbox import FILES_DO_NOT_FIT, describe_exit
 
 KERNEL_START_SECONDS = 120
 """How long a kernel may take to start (importing PyTorch on a loaded machine takes a while)."""
@@ -204,7 +204,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         kernel = super().format_kernel_cmd(extra_arguments)
         if not self.sandboxed:
             return kernel
-        command = [sys.executable, "-I", "-m", "course_utils.grading.sandbox",
+        command = [sys.executable, "-I", "-m", "dlcourse.grading.sandbox",
                    "--files", self.files_dir, "--conn-dir", str(self._conn_dir), "--rpc-dir", self.rpc_dir,
                    "--limits", json.dumps(Limits(**self.limits).to_dict()), "--uid", str(self.uid),
                    "--parent", str(os.getpid())]

@@ -1,26 +1,26 @@
 """The sandbox a student's notebook runs in: bubblewrap, resource limits and an unprivileged user.
 
 ``dlcourse grade`` starts both kernels that grade a notebook -- the student's and
-the grader's test kernel -- through :class:`~course_utils.grading.kernels.SandboxedKernelManager`.
+the grader's test kernel -- through :class:`~dlcourse.grading.kernels.SandboxedKernelManager`.
 Its command line is this module, run isolated (``python -I``, from a private
 folder: nothing of the submission can be imported here), which wraps the usual
 ``python -m ipykernel_launcher -f kernel.json`` in Debian's ``bwrap``
 (bubblewrap; no daemon)::
 
-    python -I -m course_utils.grading.sandbox --files F --conn-dir D --rpc-dir R --limits JSON -- <kernel argv>
+    python -I -m dlcourse.grading.sandbox --files F --conn-dir D --rpc-dir R --limits JSON -- <kernel argv>
       -> (join the resource group) bwrap <namespaces, mounts> --
-           python -I -m course_utils.grading.sandbox --inner ... -- <kernel argv>
+           python -I -m dlcourse.grading.sandbox --inner ... -- <kernel argv>
              -> (inside) resource limits, drop to the sandbox user, copy F into the working copy, exec the kernel
 
 Inside, the kernel sees a filesystem made of read-only system folders (``/usr``,
-the Python installation, the virtual environment and ``course_utils``), a
+the Python installation, the virtual environment, ``course_utils`` and ``dlcourse``), a
 private ``/tmp``, and its working copy at ``/home/student/work``: a size-limited
 tmpfs holding a copy of the regular files of ``--files`` (the submission folder,
 or for the test kernel the assignment's source folder), the only place it can
 write. The course (``solutions/``, the gradebook, other students' work) is not
 there at all. It has no network (a new, empty network namespace), its own
 process namespace (it sees no other process and everything it starts dies with
-it), the per-process limits of :class:`~course_utils.grading.limits.Limits`
+it), the per-process limits of :class:`~dlcourse.grading.limits.Limits`
 (CPU time, memory, processes, file size, open files), and, through the resource
 group the launcher joins before it becomes bwrap, limits for all its processes
 together. The kernel talks to the grader over Unix sockets in a private folder
@@ -52,7 +52,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from course_utils.grading.limits import Limits
+from dlcourse.grading.limits import Limits
 
 SANDBOX_UID = 62000
 """First user id the kernels run as when the grader is root (see :func:`sandbox_uid`)."""
@@ -79,7 +79,7 @@ HOME = "/tmp/home"
 """The kernel's home folder inside the sandbox (in the private, size-limited /tmp)."""
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
-"""Host folders the sandbox sees read-only (besides Python, the virtual environment and course_utils)."""
+"""Host folders the sandbox sees read-only (besides Python, the virtual environment and the course's two packages)."""
 
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
 """Files of the host's /etc the sandbox sees read-only; passwd, group, hosts and nsswitch.conf are made up."""
@@ -150,11 +150,19 @@ def sandbox_uid(slot: int = 0, course: str | None = None, role: str = "student")
 
 # ---------------------------------------------------------------- the command line
 def _readonly_paths() -> list[str]:
-    """Host folders the kernel needs, read-only: system, Python, the virtual environment, course_utils."""
-    import course_utils
+    """Host folders the kernel needs, read-only: system, Python, the virtual environment, the two packages.
 
+    The student's kernel imports ``course_utils`` (as the notebook does) and the
+    serving side of the exchange (:mod:`dlcourse.grading.subject`); the test
+    kernel imports the harness. Installed from a clone, neither package is
+    inside the virtual environment, so each is bound where it is.
+    """
+    import course_utils
+    import dlcourse
+
+    packages = [str(Path(module.__file__).parent) for module in (course_utils, dlcourse)]
     candidates = [*SYSTEM_PATHS, sys.base_prefix, sys.base_exec_prefix, sys.prefix, sys.exec_prefix,
-                  os.path.dirname(os.path.realpath(sys.executable)), str(Path(course_utils.__file__).parent)]
+                  os.path.dirname(os.path.realpath(sys.executable)), *packages]
     paths: list[str] = []
     for candidate in candidates:
         if not os.path.exists(candidate):
@@ -255,7 +263,7 @@ def bwrap_command(files: str, conn_dir: str, rpc_dir: str, limits: Limits, uid: 
     }
     for name, value in environment.items():
         command += ["--setenv", name, value]
-    inner = [sys.executable, "-I", "-m", "course_utils.grading.sandbox", "--inner",
+    inner = [sys.executable, "-I", "-m", "dlcourse.grading.sandbox", "--inner",
              "--limits", json.dumps(limits.to_dict()), "--uid", str(uid if root else -1)]
     return [*command, "--", *inner, "--", *kernel]
 
@@ -397,7 +405,7 @@ def _inner(args: argparse.Namespace, kernel: list[str]) -> None:
         os.setresuid(args.uid, args.uid, args.uid)
     _no_new_privileges()
     try:
-        from course_utils.grading import seccomp
+        from dlcourse.grading import seccomp
 
         seccomp.install()
     except OSError as error:  # another machine, an old kernel: the sandbox still holds without it
@@ -414,12 +422,12 @@ def _inner(args: argparse.Namespace, kernel: list[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of ``python -I -m course_utils.grading.sandbox`` (the command line of a sandboxed kernel)."""
+    """Entry point of ``python -I -m dlcourse.grading.sandbox`` (the command line of a sandboxed kernel)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
-        raise SystemExit("usage: python -I -m course_utils.grading.sandbox [--inner] OPTIONS -- KERNEL COMMAND")
+        raise SystemExit("usage: python -I -m dlcourse.grading.sandbox [--inner] OPTIONS -- KERNEL COMMAND")
     split = argv.index("--")
-    parser = argparse.ArgumentParser(prog="python -I -m course_utils.grading.sandbox")
+    parser = argparse.ArgumentParser(prog="python -I -m dlcourse.grading.sandbox")
     parser.add_argument("--inner", action="store_true", help="(inside bwrap) set limits, drop privileges, exec")
     parser.add_argument("--files", help="the folder whose regular files become the working copy")
     parser.add_argument("--conn-dir", help="the kernel's connection-file folder")

@@ -1,8 +1,8 @@
 """Values as data: what may cross between the student's kernel and the grader's test kernel.
 
 ``dlcourse grade`` decides every test in a kernel that runs no submission code
-(:mod:`~course_utils.grading.harness`); the student's functions run in the
-sandboxed student kernel (:mod:`~course_utils.grading.subject`). Arguments and
+(:mod:`~dlcourse.grading.harness`); the student's functions run in the
+sandboxed student kernel (:mod:`~dlcourse.grading.subject`). Arguments and
 results cross as *data*, never as pickles or live objects: a JSON tree plus raw
 byte buffers, decoded on the other side into fresh objects of a fixed list of
 trusted types. A student's object with a lying ``__eq__`` or ``__float__`` never
@@ -26,7 +26,7 @@ Everything else depends on the direction (the *policy* of the encoder):
   anything else is an error that names the type;
 - from the student to the grader: any other object becomes a **handle** -- the
   object stays in the student's kernel and the grader gets an opaque
-  :class:`~course_utils.grading.harness.StudentObject` that forwards calls,
+  :class:`~dlcourse.grading.harness.StudentObject` that forwards calls,
   attributes and arithmetic, but refuses ``==``, ordering, ``bool()`` and
   ``hash()`` (those would let the student's code decide a comparison).
 

@@ -1,15 +1,15 @@
 """Autograding in two kernels: the student's code in one, the tests in another that runs no submission code.
 
 :class:`SplitExecute` replaces nbgrader's ``Execute`` in ``dlcourse grade``. For
-each submitted notebook it starts two sandboxed kernels (:mod:`~course_utils.grading.kernels`):
+each submitted notebook it starts two sandboxed kernels (:mod:`~dlcourse.grading.kernels`):
 
 - the **student kernel** runs the submission's cells -- answer cells, cells the
   student added, the assignment's given cells as the student left them -- but
   never a test cell;
 - the **test kernel** runs the assignment's own versions of the cells the tests
-  need (imports, data, given helpers; :mod:`~course_utils.grading.plan`) and
+  need (imports, data, given helpers; :mod:`~dlcourse.grading.plan`) and
   every test cell, visible and hidden. A test cell reaches the student's
-  functions through :mod:`~course_utils.grading.harness`: arguments go to the
+  functions through :mod:`~dlcourse.grading.harness`: arguments go to the
   student kernel as data, results come back as data.
 
 A test cell passes when it raises nothing in the test kernel; nbgrader scores
@@ -21,7 +21,7 @@ Limits: every message a kernel sends counts against ``received_mb`` (outputs,
 errors, display updates, widget messages, metadata: anything), one message may
 not exceed ``message_mb``; kept output is capped per cell and per notebook; each
 cell has a time limit and the notebook one in all; each kernel's processes
-together have a memory, process and CPU budget (:mod:`~course_utils.grading.resources`).
+together have a memory, process and CPU budget (:mod:`~dlcourse.grading.resources`).
 When a limit stops the notebook, the cells left get a ``GraderStopped`` error
 (0 points) and the reason is reported. The report of a run is written as JSON
 to ``report_path`` (:class:`RunReport`), for the grading worker.
@@ -46,7 +46,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Dict, Integer, Unicode
 
-from course_utils.grading.kernels import (
+from dlcourse.grading.kernels import (
     EXCHANGE_FOLDER,
     KernelDriver,
     Reply,
@@ -55,14 +55,14 @@ from course_utils.grading.kernels import (
     messaging_context,
     shared_memory_folder,
 )
-from course_utils.grading.limits import Limits
-from course_utils.grading.outputs import STOPPED, OutputBudget, describe_cell, error_output, to_output
-from course_utils.grading.plan import GradingPlan, is_test_cell, nbgrader_meta, plan_notebook
-from course_utils.grading.resources import Budget, ResourceGroup
-from course_utils.grading.sandbox import RPC_DIR, copy_files, sandbox_uid
+from dlcourse.grading.limits import Limits
+from dlcourse.grading.outputs import STOPPED, OutputBudget, describe_cell, error_output, to_output
+from dlcourse.grading.plan import GradingPlan, is_test_cell, nbgrader_meta, plan_notebook
+from dlcourse.grading.resources import Budget, ResourceGroup
+from dlcourse.grading.sandbox import RPC_DIR, copy_files, sandbox_uid
 
-SERVE_CODE = "__import__('course_utils.grading.subject', fromlist=['serve']).serve({path!r}, {token!r})"
-HARNESS_CODE = ("__dlcourse_harness__ = __import__('course_utils.grading.harness', fromlist=['Harness'])"
+SERVE_CODE = "__import__('dlcourse.grading.subject', fromlist=['serve']).serve({path!r}, {token!r})"
+HARNESS_CODE = ("__dlcourse_harness__ = __import__('dlcourse.grading.harness', fromlist=['Harness'])"
                 ".Harness({path!r}, {max_bytes})")
 BEGIN_CODE = "__dlcourse_harness__.begin(globals(), {names!r}, {seconds}, {token!r})"
 END_CODE = "__dlcourse_harness__.end()"

@@ -1,6 +1,6 @@
 """Resource limits for a whole sandbox: all its processes together, not one process at a time.
 
-The rlimits of :mod:`~course_utils.grading.sandbox` hold per process, so a notebook that forks
+The rlimits of :mod:`~dlcourse.grading.sandbox` hold per process, so a notebook that forks
 multiplies them: four processes may each take the full ``RLIMIT_DATA``. A :class:`ResourceGroup`
 holds one :class:`Budget` (memory, processes and threads, CPU time) for every process of a sandbox
 at once, with the best mechanism this machine allows (:func:`describe_mechanism` says which, and why):
@@ -815,7 +815,7 @@ class ResourceGroup:
         """The ``cgroup.procs`` files a process writes its pid into to join (empty for a monitor).
 
         For a launcher in another process that joins itself before it execs ``bwrap``
-        (``--join`` of :mod:`course_utils.grading.sandbox`).
+        (``--join`` of :mod:`dlcourse.grading.sandbox`).
         """
         self._check_open("list its files")
         return [str(directory / "cgroup.procs") for directory in getattr(self._backend, "directories", ())]

@@ -1,6 +1,6 @@
 """Which kernel runs which cell of an assignment, read from its source notebook.
 
-``dlcourse grade`` runs a notebook in two kernels (:mod:`~course_utils.grading.split_execute`):
+``dlcourse grade`` runs a notebook in two kernels (:mod:`~dlcourse.grading.split_execute`):
 the student's cells in the sandboxed student kernel, the test cells in the
 grader's own kernel. The grader's kernel also needs what the tests use that
 the assignment itself provides -- imports, data, helper functions -- so it

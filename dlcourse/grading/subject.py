@@ -1,11 +1,11 @@
 """The student's kernel side of grading: run what the tests ask for, and answer with data.
 
-While a test cell runs in the grader's own kernel (:mod:`~course_utils.grading.harness`),
+While a test cell runs in the grader's own kernel (:mod:`~dlcourse.grading.harness`),
 the grader has the student's kernel call :func:`serve`. It connects to the test
 kernel's socket and answers its requests until the test cell ends: call a
 function of the notebook by name, call or inspect an object it returned before
 (a *handle*), apply an operator to one, or tell what some names of the notebook
-hold. Results go back as data (:mod:`~course_utils.grading.codec`); an object
+hold. Results go back as data (:mod:`~dlcourse.grading.codec`); an object
 that is not data stays here and the tests get its handle.
 
 Nothing here is trusted: this module runs in the student's process, which the
@@ -34,8 +34,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from course_utils.grading.codec import CodecError, Decoder, Encoder, _torch, encode_value
-from course_utils.grading.exchange import (
+from dlcourse.grading.codec import CodecError, Decoder, Encoder, _torch, encode_value
+from dlcourse.grading.exchange import (
     decode_arguments,
     describe_error,
     encode_arguments,
@@ -43,7 +43,7 @@ from course_utils.grading.exchange import (
     read_reply,
     reply_for,
 )
-from course_utils.grading.rpc import Channel, Peer
+from dlcourse.grading.rpc import Channel, Peer
 
 BINARY = {name: getattr(operator, name) for name in (
     "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_", "or_", "xor", "lshift", "rshift",

@@ -6,7 +6,7 @@ notebook names the test uses (:meth:`Harness.begin`): a function the student
 defined becomes a :class:`StudentFunction`, data the student's cells computed
 arrives as a copy, anything else as a :class:`StudentObject`. Calling a student
 function sends the arguments as data to the student's kernel
-(:mod:`~course_utils.grading.subject`), which runs it and answers with data.
+(:mod:`~dlcourse.grading.subject`), which runs it and answers with data.
 Every comparison, check, helper and builtin the test uses is this kernel's own;
 what the student's code can influence is the data it returns.
 
@@ -15,7 +15,7 @@ The guarantees this gives (the README's "trust boundary"):
 - a test's verdict is decided here: it passes when its code raises nothing in
   this kernel; no student code runs in this process;
 - from the student's side only data arrives: values of a fixed list of trusted
-  types, built afresh (:mod:`~course_utils.grading.codec`); a student's object
+  types, built afresh (:mod:`~dlcourse.grading.codec`); a student's object
   that is not data stays in the student's kernel, and its handle here refuses
   ``==``, ordering, ``bool()``, ``hash()`` and ``in``, so it can never decide a
   comparison; ``__array_interface__``-style attributes are refused too;
@@ -45,8 +45,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from course_utils.grading.codec import CodecError, Decoder, _torch
-from course_utils.grading.exchange import (
+from dlcourse.grading.codec import CodecError, Decoder, _torch
+from dlcourse.grading.exchange import (
     BrokenExchange,
     decode_arguments,
     encode_arguments,
@@ -54,7 +54,7 @@ from course_utils.grading.exchange import (
     read_reply,
     reply_for,
 )
-from course_utils.grading.rpc import MAX_MESSAGE_BYTES, Channel, Peer, PeerTimeout, ProtocolError
+from dlcourse.grading.rpc import MAX_MESSAGE_BYTES, Channel, Peer, PeerTimeout, ProtocolError
 
 LIBRARY_MODULES = ("torch", "torch.nn.functional", "torch.nn", "torch.optim", "numpy", "numpy.linalg", "math",
                    "cmath", "scipy.special", "operator", "builtins")
@@ -284,7 +284,7 @@ class Harness:
     """The test kernel's end of the exchange with the student's kernel (one per graded notebook).
 
     It listens on a Unix socket at ``path``; for each test cell the grader
-    has the student's kernel connect (:func:`course_utils.grading.subject.serve`)
+    has the student's kernel connect (:func:`dlcourse.grading.subject.serve`)
     and calls :meth:`begin` before the cell and :meth:`end` after it.
     """
 

@@ -1,15 +1,15 @@
 """A grading worker: grades the students the runner sends it, one at a time, each in isolation.
 
-``python -m course_utils.grading.worker --settings FILE --slot K`` reads one
+``python -m dlcourse.grading.worker --settings FILE --slot K`` reads one
 JSON task per line on stdin (``{"assignment": ..., "student": ...}``) and
 answers one JSON record per line on stdout. nbgrader is imported once per
 worker; each student then goes through:
 
-1. the pre-flight check (:func:`course_utils.grading.checks.preflight`): a
+1. the pre-flight check (:func:`dlcourse.grading.checks.preflight`): a
    broken file is flagged and not graded, a repairable one is repaired (the
    original is kept under ``.dlcourse-grade/originals/``) and flagged;
 2. ``nbgrader autograde`` for this student only (through nbgrader's converter,
-   with :class:`~course_utils.grading.split_execute.SplitExecute`: the student's
+   with :class:`~dlcourse.grading.split_execute.SplitExecute`: the student's
    cells in the sandboxed student kernel, the tests in the grader's own test
    kernel, every limit); an error here fails this student, no one else;
 3. ``nbgrader generate_feedback`` for this student, without hidden tests, and a
@@ -150,7 +150,7 @@ def secret_lines(source_nb: Any) -> set[str]:
         >>> secret_lines(nbformat.v4.new_notebook(cells=[cell]))
         {'assert f(3) == 27'}
     """
-    from course_utils.grading.preprocessors import HIDDEN_BEGIN, HIDDEN_END, strip_hidden_region
+    from dlcourse.grading.preprocessors import HIDDEN_BEGIN, HIDDEN_END, strip_hidden_region
 
     hidden, visible = set(), set()
     for cell in source_nb.cells:
@@ -180,7 +180,7 @@ def leaked_lines(feedback: Any, secrets: set[str]) -> list[str]:
         >>> leaked_lines(nbformat.v4.new_notebook(cells=[cell]), {"assert f(3) == 27, 'cube'"})
         ["assert f(3) == 27, 'cube'"]
     """
-    from course_utils.grading.plan import is_test_cell
+    from dlcourse.grading.plan import is_test_cell
 
     text: set[str] = set()
     for cell in feedback.cells:
@@ -199,7 +199,7 @@ def feedback_view(autograded: Any) -> Any:
     """The autograded notebook as the feedback shows it: test cells without their hidden tests."""
     import copy
 
-    from course_utils.grading.preprocessors import HideHiddenTests
+    from dlcourse.grading.preprocessors import HideHiddenTests
 
     nb = copy.deepcopy(autograded)
     hide = HideHiddenTests()
@@ -217,9 +217,9 @@ class StudentGrader:
         from nbgrader.preprocessors import Execute, GetGrades
         from traitlets.config.loader import PyFileConfigLoader
 
-        from course_utils.grading.limits import Limits
-        from course_utils.grading.preprocessors import HideHiddenTests, SanitizeSubmission
-        from course_utils.grading.split_execute import SplitExecute
+        from dlcourse.grading.limits import Limits
+        from dlcourse.grading.preprocessors import HideHiddenTests, SanitizeSubmission
+        from dlcourse.grading.split_execute import SplitExecute
 
         self.settings = settings
         self.course = Path(settings["course"])
@@ -333,8 +333,8 @@ class StudentGrader:
         import nbformat
         from nbgrader.converters import Autograde, GenerateFeedback
 
-        from course_utils.grading.checks import preflight
-        from course_utils.grading.split_execute import RunReport
+        from dlcourse.grading.checks import preflight
+        from dlcourse.grading.split_execute import RunReport
 
         source, secrets = self.source(assignment)
         check = preflight(folder, assignment, source)
@@ -404,12 +404,12 @@ def _last_error(result: dict) -> str:
 
 # ---------------------------------------------------------------- the process
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_utils.grading.worker")
+    parser = argparse.ArgumentParser(prog="python -m dlcourse.grading.worker")
     parser.add_argument("--settings", required=True, help="the run's settings (JSON file)")
     parser.add_argument("--slot", type=int, default=0, help="this worker's number (sandbox user id offset)")
     parser.add_argument("--parent", type=int, default=0, help="the runner's pid: exit if it is gone")
     args = parser.parse_args(argv)
-    from course_utils.grading.sandbox import die_with_parent
+    from dlcourse.grading.sandbox import die_with_parent
 
     die_with_parent(args.parent)
     answers = os.fdopen(os.dup(1), "w", buffering=1)

@@ -28,7 +28,7 @@ class of the other side's making.
 
 Example:
     >>> import random
-    >>> from course_utils.grading.codec import Decoder
+    >>> from dlcourse.grading.codec import Decoder
     >>> header, blobs, memo = encode_arguments(([1, 2], random.Random(0)), {})
     >>> decoder = Decoder(blobs)
     >>> args, kwargs = decode_arguments(header, decoder)
@@ -50,7 +50,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from course_utils.grading.codec import (
+from dlcourse.grading.codec import (
     COPIED,
     CodecError,
     Decoder,

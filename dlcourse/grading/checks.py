@@ -59,7 +59,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbformat.validator import iter_validate
 
-from course_utils.grading.limits import SUBMISSION_MB
+from dlcourse.grading.limits import SUBMISSION_MB
 
 NBGRADER_KEYS = frozenset({"schema_version", "grade", "locked", "solution", "task", "grade_id", "points",
                            "checksum", "cell_type"})

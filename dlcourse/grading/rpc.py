@@ -1,7 +1,7 @@
 """Messages between the grader's test kernel and the student's kernel: framing, and calls that may nest.
 
 One Unix socket joins the two kernels while a test cell runs. A message is a
-JSON header and the byte buffers its values refer to (:mod:`~course_utils.grading.codec`)::
+JSON header and the byte buffers its values refer to (:mod:`~dlcourse.grading.codec`)::
 
     8 bytes: header length H | H bytes: JSON header | for each buffer: 8 bytes length, then the bytes
 

@@ -1,8 +1,8 @@
 """``dlcourse grade``: grade a class -- intake, pre-flight, sandboxed autograding, feedback, export, summary.
 
-One run: bring the submissions into ``submitted/`` (:mod:`~course_utils.grading.intake`),
+One run: bring the submissions into ``submitted/`` (:mod:`~dlcourse.grading.intake`),
 make sure the gradebook knows each assignment, then hand the students to
-``--jobs`` worker processes (:mod:`~course_utils.grading.worker`), each grading
+``--jobs`` worker processes (:mod:`~dlcourse.grading.worker`), each grading
 one student at a time in isolation. At the end ``nbgrader export`` writes
 ``grades.csv``, and a summary table says who was graded, flagged (and why) and
 who failed; it is also written to ``grading_summary.csv``.
@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from course_utils.grading.intake import DEFAULT_ZIP_PATTERN, Intake, intake
-from course_utils.grading.limits import Limits
-from course_utils.grading.sandbox import MAX_SLOTS
-from course_utils.grading.worker import STATE_DIR, folder_digest, journal_path, write_json_atomically
+from dlcourse.grading.intake import DEFAULT_ZIP_PATTERN, Intake, intake
+from dlcourse.grading.limits import Limits
+from dlcourse.grading.sandbox import MAX_SLOTS
+from dlcourse.grading.worker import STATE_DIR, folder_digest, journal_path, write_json_atomically
 
 SQLITE_TIMEOUT = 60
 """Seconds a worker waits for the SQLite gradebook when another worker is writing (``--jobs``)."""
@@ -166,7 +166,7 @@ def _ensure_in_gradebook(course: Path, assignment: str, db_url: str) -> bool:
     """Record the assignment in the gradebook (by releasing it into a scratch folder) if it is not there."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from course_utils.cli import release_assignments
+    from dlcourse.release import release_assignments
 
     with Gradebook(db_url, _course_id(course)) as gb:
         try:
@@ -182,8 +182,8 @@ def _ensure_in_gradebook(course: Path, assignment: str, db_url: str) -> bool:
 def _assignment_info(course: Path, assignment: str) -> dict:
     import nbformat
 
-    from course_utils.grading.checks import lint_test_cells
-    from course_utils.grading.plan import lint_split
+    from dlcourse.grading.checks import lint_test_cells
+    from dlcourse.grading.plan import lint_split
 
     source = Path("solutions") / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(course / source, as_version=4)
@@ -228,18 +228,18 @@ def _done_before(course: Path, assignment: str, student: str) -> dict | None:
 
 # ---------------------------------------------------------------- workers
 class _Worker:
-    """One ``course_utils.grading.worker`` process, restarted when it dies."""
+    """One ``dlcourse.grading.worker`` process, restarted when it dies."""
 
     def __init__(self, course: Path, settings: Path, slot: int, log: Path) -> None:
         self.course, self.settings, self.slot, self.log_path = course, settings, slot, log
         self.process: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        from course_utils.cli import nbgrader_env
+        from dlcourse.nbgrader_run import nbgrader_env
 
         log = open(self.log_path, "a")
         process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "course_utils.grading.worker", "--settings", str(self.settings),
+            [sys.executable, "-I", "-m", "dlcourse.grading.worker", "--settings", str(self.settings),
              "--slot", str(self.slot), "--parent", str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, cwd=self.course, env=nbgrader_env())
         log.close()
@@ -345,7 +345,8 @@ def grade_class(options: GradeOptions) -> Summary:
         >>> summary = grade_class(GradeOptions(course=Path("."), submissions=Path("/tmp/class")))  # doctest: +SKIP
         >>> print(summary.table())  # doctest: +SKIP
     """
-    from course_utils.cli import assignment_ids, nbgrader_env
+    from dlcourse.layout import assignment_ids
+    from dlcourse.nbgrader_run import nbgrader_env
 
     started = time.monotonic()
     course = options.course.resolve()
@@ -361,12 +362,12 @@ def grade_class(options: GradeOptions) -> Summary:
     if options.sandbox not in ("bwrap", "none"):
         raise GradingError(f"--sandbox: expected 'bwrap' or 'none', got {options.sandbox!r}")
     if options.sandbox == "bwrap":
-        from course_utils.grading.sandbox import sandbox_problem
+        from dlcourse.grading.sandbox import sandbox_problem
 
         problem = sandbox_problem()
         if problem:
             raise GradingError(f"the sandbox cannot run here: {problem}")
-        from course_utils.grading import kernels, resources
+        from dlcourse.grading import kernels, resources
 
         resources.cleanup_stale()  # resource groups and kernel folders a killed earlier run left behind
         kernels.cleanup_stale()
@@ -436,54 +437,13 @@ def _write_summary(path: Path, records: list[dict]) -> None:
                              r.get("feedback") or "", r.get("seconds", ""), bool(r.get("resumed"))])
 
 
-# ---------------------------------------------------------------- the command line
-def add_arguments(parser: Any) -> None:
-    """The options of ``dlcourse grade`` (added to ``parser``, an ``argparse.ArgumentParser``)."""
-    defaults = Limits()
-    parser.add_argument("assignments", nargs="*", help="assignment ids (default: every assignment in solutions/)")
-    parser.add_argument("--submissions", "-s", type=Path,
-                        help="a folder of submissions or an LMS .zip export (default: the course's submitted/)")
-    parser.add_argument("--layout", choices=("auto", "nbgrader", "folders", "zip"), default="auto",
-                        help="nbgrader: <student>/<assignment>/<assignment>.ipynb; folders: "
-                             "<student>/<assignment>.ipynb; zip: an LMS export (default: auto)")
-    parser.add_argument("--zip-pattern", default=DEFAULT_ZIP_PATTERN,
-                        help="regular expression with (?P<student_id>...) and (?P<file_id>...) matched against each "
-                             "file path in the zip (default: %(default)s)")
-    parser.add_argument("--jobs", "-j", type=int, default=1, help="students graded at once (default 1)")
-    parser.add_argument("--course", type=Path, help="the course folder (default: the one around the current folder)")
-    parser.add_argument("--db-url", help="gradebook URL, e.g. postgresql://grader@host/course "
-                                         "(default: $NBGRADER_DB_URL or the course's gradebook.db)")
-    parser.add_argument("--student", action="append", default=[], dest="students",
-                        help="grade only this student (repeatable)")
-    parser.add_argument("--regrade", action="store_true", help="regrade students an earlier run already graded")
-    parser.add_argument("--grades", type=Path, help="where to write grades.csv (default: the course folder)")
-    parser.add_argument("--sandbox", choices=("bwrap", "none"), default="bwrap",
-                        help="bwrap: bubblewrap with resource limits (default); none: no isolation, for trusted work")
-    limits = parser.add_argument_group("limits (per kernel and notebook unless stated)")
-    for name, help_text in (("cell_seconds", "wall-clock seconds per cell"),
-                            ("notebook_seconds", "wall-clock seconds for the whole notebook"),
-                            ("cpu_seconds", "CPU seconds of all the kernel's processes together"),
-                            ("memory_mb", "memory of all the kernel's processes together, MiB"),
-                            ("processes", "processes and threads at once"), ("file_mb", "largest file written, MiB"),
-                            ("work_mb", "the working copy (a tmpfs), MiB"),
-                            ("cell_output_kb", "output kept per cell, KiB"),
-                            ("notebook_output_kb", "output kept in all, KiB"),
-                            ("message_mb", "largest result of one call of a student's function, MiB"),
-                            ("cell_received_mb", "all messages a kernel may send during one cell, MiB"),
-                            ("received_mb", "all messages a kernel may send during the notebook, MiB")):
-        flag = "--" + name.replace("_", "-")
-        limits.add_argument(flag, type=int, dest=name, default=None,
-                            help=f"{help_text} (default {getattr(defaults, name)})")
-
-
 def run_from_args(args: Any) -> int:
     """Run ``dlcourse grade`` with parsed arguments; print the summary; return the exit status."""
-    from course_utils.cli import find_root
+    from dlcourse.grading.options import LIMIT_OPTIONS
+    from dlcourse.layout import find_root
 
-    names = ("cell_seconds", "notebook_seconds", "cpu_seconds", "memory_mb", "processes", "file_mb", "work_mb",
-             "cell_output_kb", "notebook_output_kb", "message_mb", "cell_received_mb", "received_mb")
     try:
-        limits = Limits().with_overrides(**{name: getattr(args, name) for name in names})
+        limits = Limits().with_overrides(**{name: getattr(args, name) for name, _ in LIMIT_OPTIONS})
         options = GradeOptions(
             course=args.course or find_root(), assignments=args.assignments, submissions=args.submissions,
             layout=args.layout, zip_pattern=args.zip_pattern, jobs=args.jobs, db_url=args.db_url, limits=limits,

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.cli import DEFAULT_TIME_LIMIT
+from dlcourse.cells import cell_role
+from dlcourse.layout import is_student_version
+
+DEFAULT_TIME_LIMIT = 120.0
+"""Seconds a whole notebook may take before ``dlcourse check`` counts it as failed (a guard against hangs)."""
+
+TARGET_SECONDS = 60.0
+"""The time every notebook should stay under on a 2-core CPU (reported, see the benchmarks)."""
 
 
 @dataclass
@@ -70,23 +77,6 @@ class RunResult:
 
 def _is_expected_student_error(problem: CellProblem) -> bool:
     return problem.kind == "error" and problem.name == "NotImplementedError" and problem.role in ("answer", "test")
-
-
-def cell_role(cell: nbformat.NotebookNode) -> str:
-    """The nbgrader role of a cell: "answer", "test", "free-text" or "other"."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    if meta.get("solution") and meta.get("grade"):
-        return "free-text"
-    if meta.get("solution"):
-        return "answer"
-    if meta.get("grade"):
-        return "test"
-    return "other"
-
-
-def is_student_version(path: Path) -> bool:
-    """True for notebooks under an ``assignments/`` folder (generated student versions)."""
-    return "assignments" in Path(path).resolve().parts
 
 
 def collect_problems(nb: nbformat.NotebookNode) -> list[CellProblem]:
@@ -163,17 +153,3 @@ def execute_notebook(
     if save_to is not None:
         nbformat.write(nb, str(save_to))
     return result
-
-
-def find_notebooks(paths: list[str | Path]) -> list[Path]:
-    """Every ``.ipynb`` under ``paths`` (files or folders), sorted, checkpoints skipped."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-        elif path.suffix == ".ipynb" and path.exists():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"{raw}: expected a .ipynb file or a folder holding notebooks")
-    return sorted(set(found))

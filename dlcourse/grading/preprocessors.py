@@ -1,4 +1,4 @@
-"""The small preprocessors the course plugs into nbgrader (execution is in :mod:`~course_utils.grading.split_execute`).
+"""The small preprocessors the course plugs into nbgrader (execution is in :mod:`~dlcourse.grading.split_execute`).
 
 - :class:`StderrIsNotFailure` (autograde): a warning on stderr never costs points (GRADING_THREATS #20).
 - :class:`HideHiddenTests` (feedback): the feedback shows neither the hidden tests nor their tracebacks

@@ -5,8 +5,8 @@ plumbing that draws them; lecture 05 writes and checks the implementations in
 the notebook itself). :class:`ActivationExplorer` holds the state (which
 activation, the value of its parameter alpha where it has one) and draws it;
 :func:`activation_explorer` wraps it in core ipywidgets (a dropdown and an
-alpha slider). Tests drive the plain class, or change the controls
-programmatically, without a browser.
+alpha slider) as an :class:`ActivationExplorerWidget`. Tests drive the plain
+class, or change the controls programmatically, without a browser.
 
 Example:
     >>> explorer = ActivationExplorer("sigmoid")
@@ -14,8 +14,11 @@ Example:
     0.25
     >>> explorer.set_activation("elu"); explorer.alpha
     1.0
-    >>> ui = activation_explorer("sigmoid")  # doctest: +SKIP
-    >>> show_widget(ui.box, ui.live.png)      # doctest: +SKIP
+    >>> w = activation_explorer("sigmoid")
+    >>> w.activation_dropdown.value = "tanh"     # what picking "Tanh" does
+    >>> w.explorer.name
+    'tanh'
+    >>> w.show()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils.plotting import CLASS_COLORS
+from course_utils.widgets.core import LiveWidget, float_slider
+from course_utils.widgets.maths import sigmoid, sigmoid_derivative, tanh_derivative
 
-__all__ = ["ACTIVATIONS", "ActivationExplorer", "ActivationExplorerUI", "ActivationSpec", "activation_explorer"]
+__all__ = ["ACTIVATIONS", "ActivationExplorer", "ActivationExplorerWidget", "ActivationSpec", "activation_explorer"]
 
 X_RANGE = (-5.0, 5.0)
 SELU_LAMBDA = 1.0507009873554804934193349852946  # Klambauer et al. (2017), as in torch.nn.SELU
@@ -53,11 +58,6 @@ class ActivationSpec:
 
 
 # Stable building blocks: exp only ever sees non-positive arguments, so nothing overflows.
-def _sigmoid(x: Array) -> Array:
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
 def _softplus(x: Array) -> Array:
     return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
 
@@ -81,10 +81,10 @@ def _elu_grad(x: Array, a: float) -> Array:
 ACTIVATIONS: dict[str, ActivationSpec] = {
     "sigmoid": ActivationSpec(
         "Sigmoid", r"\sigma(x) = \frac{1}{1 + e^{-x}}",
-        lambda x, a: _sigmoid(x), lambda x, a: _sigmoid(x) * _sigmoid(-x)),
+        lambda x, a: sigmoid(x), lambda x, a: sigmoid_derivative(x)),
     "tanh": ActivationSpec(
         "Tanh", r"\tanh x = \frac{e^x - e^{-x}}{e^x + e^{-x}}",
-        lambda x, a: np.tanh(x), lambda x, a: 1.0 - np.tanh(x) ** 2),
+        lambda x, a: np.tanh(x), lambda x, a: tanh_derivative(x)),
     "softsign": ActivationSpec(
         "SoftSign", r"\frac{x}{1 + |x|}",
         lambda x, a: x / (1.0 + np.abs(x)), lambda x, a: 1.0 / (1.0 + np.abs(x)) ** 2),
@@ -93,7 +93,7 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
         lambda x, a: (x >= 0).astype(np.float64), lambda x, a: np.zeros_like(x)),
     "softplus": ActivationSpec(
         "SoftPlus", r"\ln(1 + e^x)",
-        lambda x, a: _softplus(x), lambda x, a: _sigmoid(x)),
+        lambda x, a: _softplus(x), lambda x, a: sigmoid(x)),
     "relu": ActivationSpec(
         "ReLU", r"\max(0, x)",
         lambda x, a: np.maximum(x, 0.0), lambda x, a: (x > 0).astype(np.float64)),
@@ -116,7 +116,7 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
         lambda x, a: SELU_LAMBDA * _elu(x, SELU_ALPHA), lambda x, a: SELU_LAMBDA * _elu_grad(x, SELU_ALPHA)),
     "silu": ActivationSpec(
         "SiLU / Swish", r"x\,\sigma(x)",
-        lambda x, a: x * _sigmoid(x), lambda x, a: _sigmoid(x) * (1.0 + x * _sigmoid(-x))),
+        lambda x, a: x * sigmoid(x), lambda x, a: sigmoid(x) * (1.0 + x * sigmoid(-x))),
 }
 
 
@@ -222,39 +222,42 @@ class ActivationExplorer:
         return fig
 
 
-@dataclass
-class ActivationExplorerUI:
-    """The live explorer: ``box`` to display, ``live`` its picture, and the controls tests can set."""
+class ActivationExplorerWidget(LiveWidget):
+    """A dropdown for the activation and an alpha slider around an :class:`ActivationExplorer` (a :class:`LiveWidget`).
 
-    explorer: ActivationExplorer
-    box: Any
-    live: Any
-    dropdown: Any
-    alpha_slider: Any
-    readout: Any
-
-
-def activation_explorer(name: str = "sigmoid", alpha: float | None = None) -> ActivationExplorerUI:
-    """Build the activation explorer widget; display it with ``show_widget(ui.box, ui.live.png)``.
-
-    The dropdown picks the activation; the alpha slider is enabled for the
-    activations that have a parameter (Leaky ReLU, PReLU, ELU) and set to its
-    default whenever the activation changes. Every change redraws f and f'.
+    The alpha slider is enabled for the activations that have a parameter
+    (Leaky ReLU, PReLU, ELU) and set to its default whenever the activation
+    changes. Every change redraws f and f'. Attributes: ``explorer`` (the
+    logic), ``live``, ``box``, and the controls ``activation_dropdown``,
+    ``alpha_slider``, ``status``.
     """
-    import ipywidgets as widgets
 
-    from course_utils.widgets.core import LiveFigure, float_slider
+    def __init__(self, name: str = "sigmoid", alpha: float | None = None):
+        import ipywidgets as widgets
 
-    explorer = ActivationExplorer(name, alpha)
-    live = LiveFigure(explorer.figure)
-    readout = widgets.HTML(value=f"<code>{explorer.summary()}</code>")
-    dropdown = widgets.Dropdown(options=[(spec.label, key) for key, spec in ACTIVATIONS.items()],
-                                value=explorer.name, description="activation")
-    slider = float_slider("alpha", 0.0, 0.0, 3.0, step=0.01)
-    updating = {"busy": False}  # ignore the slider callbacks fired while we rewrite its range
+        super().__init__(ActivationExplorer(name, alpha))
+        self.activation_dropdown = widgets.Dropdown(options=[(spec.label, key) for key, spec in ACTIVATIONS.items()],
+                                                    value=self.explorer.name, description="activation")
+        self.alpha_slider = float_slider("alpha", 0.0, 0.0, 3.0, step=0.01)
+        self.status = widgets.HTML()
+        self._syncing = False  # True while the code itself rewrites the slider: ignore its callbacks
+        self.activation_dropdown.observe(self._on_activation, names="value")
+        self.alpha_slider.observe(self._on_alpha, names="value")
+        self._sync_slider()
+        self._update_status()
+        self._arrange([widgets.HBox([self.activation_dropdown, self.alpha_slider]), self.live.image, self.status])
 
-    def sync_slider() -> None:
-        updating["busy"] = True
+    @property
+    def explorer(self) -> ActivationExplorer:
+        """The :class:`ActivationExplorer` the widget drives (its ``logic``)."""
+        return self.logic
+
+    def _update_status(self) -> None:
+        self.status.value = f"<code>{self.explorer.summary()}</code>"
+
+    def _sync_slider(self) -> None:
+        explorer, slider = self.explorer, self.alpha_slider
+        self._syncing = True
         try:
             if explorer.has_alpha:
                 lo, hi = explorer.spec.alpha_range
@@ -267,25 +270,27 @@ def activation_explorer(name: str = "sigmoid", alpha: float | None = None) -> Ac
                 slider.disabled = True
                 slider.description = "alpha (none)"
         finally:
-            updating["busy"] = False
+            self._syncing = False
 
-    def redraw() -> None:
-        live.refresh()
-        readout.value = f"<code>{explorer.summary()}</code>"
+    def _on_activation(self, change: dict) -> None:
+        self.explorer.set_activation(change["new"])
+        self._sync_slider()
+        self.refresh()
 
-    def on_activation(change: dict) -> None:
-        explorer.set_activation(change["new"])
-        sync_slider()
-        redraw()
-
-    def on_alpha(change: dict) -> None:
-        if updating["busy"] or not explorer.has_alpha:
+    def _on_alpha(self, change: dict) -> None:
+        if self._syncing or not self.explorer.has_alpha:
             return
-        explorer.set_alpha(change["new"])
-        redraw()
+        self.explorer.set_alpha(change["new"])
+        self.refresh()
 
-    dropdown.observe(on_activation, names="value")
-    slider.observe(on_alpha, names="value")
-    sync_slider()
-    box = widgets.VBox([widgets.HBox([dropdown, slider]), live.image, readout])
-    return ActivationExplorerUI(explorer, box, live, dropdown, slider, readout)
+
+def activation_explorer(name: str = "sigmoid", alpha: float | None = None) -> ActivationExplorerWidget:
+    """Build the activation explorer widget; display it with ``w.show()``.
+
+    Example:
+        >>> w = activation_explorer("elu")
+        >>> w.alpha_slider.value = 2.0
+        >>> w.explorer.alpha
+        2.0
+    """
+    return ActivationExplorerWidget(name, alpha)

@@ -13,7 +13,8 @@ Lipschitz target.
 
 :class:`BumpApproximation` is the logic (a target, a number of bumps, the
 network's weights, the fit and its errors, a picture);
-:func:`approximation_widget` wires it to a slider and a dropdown.
+:class:`BumpApproximationWidget` (built by :func:`approximation_widget`) wires
+it to a slider and a dropdown.
 
 Example:
     >>> model = BumpApproximation("|x|", n_bumps=10)
@@ -32,10 +33,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils.plotting import CLASS_COLORS
-from course_utils.widgets.core import LiveFigure
+from course_utils.widgets.core import LiveWidget
+from course_utils.widgets.maths import sigmoid
 
-__all__ = ["DOMAIN", "TARGETS", "BumpApproximation", "approximation_widget", "bump_network", "network_output",
-           "sigmoid"]
+__all__ = ["DOMAIN", "TARGETS", "BumpApproximation", "BumpApproximationWidget", "approximation_widget",
+           "bump_network", "network_output"]
 
 DOMAIN = (-1.0, 1.0)
 """The interval the targets are approximated on."""
@@ -50,16 +52,6 @@ TARGETS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 MAX_BUMPS = 60
 """The largest number of bumps the widget's slider offers."""
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """The logistic sigmoid ``1 / (1 + exp(-z))``, written as ``(1 + tanh(z / 2)) / 2`` so it never overflows.
-
-    Example:
-        >>> sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist()
-        [0.0, 0.5, 1.0]
-    """
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))
 
 
 def _check_target(target: str) -> str:
@@ -195,7 +187,7 @@ class BumpApproximation:
                 f"max error {self.max_error():.3f}, mean error {self.mean_error():.4f}")
 
     # ------------------------------------------------------------------ picture
-    def draw(self) -> Figure:
+    def figure(self) -> Figure:
         """Left: the target, the network's fit and (for up to 12 bumps) each bump. Right: the error."""
         fig, (ax, err_ax) = plt.subplots(1, 2, figsize=(10.0, 3.8), gridspec_kw={"width_ratios": [1.4, 1.0]})
         target, fit, error = self.target_values(), self.fit_values(), self.errors()
@@ -221,47 +213,55 @@ class BumpApproximation:
         return fig
 
 
-def approximation_widget(target: str = "sin(2πx)", n_bumps: int = 5, sharpness: float = 20.0):
-    """A slider for the number of bumps and a dropdown for the target; the picture and errors update.
+class BumpApproximationWidget(LiveWidget):
+    """A slider for the number of bumps and a dropdown for the target around a :class:`BumpApproximation`.
 
-    Returns an ``ipywidgets.VBox``; it also carries ``.model`` (the
-    :class:`BumpApproximation`), ``.live`` (the :class:`LiveFigure`) and
-    ``.controls`` (``"n_bumps"``, ``"target"``, ``"status"``). Display it with
-    ``show_widget(box, box.live.png)``.
+    A :class:`LiveWidget`: the picture and the errors update on every change.
+    Attributes: ``approximation`` (the logic), ``live``, ``box``, and the
+    controls ``n_bumps_slider``, ``target_dropdown``, ``status``.
+    """
+
+    def __init__(self, target: str = "sin(2πx)", n_bumps: int = 5, sharpness: float = 20.0):
+        import ipywidgets as widgets
+
+        super().__init__(BumpApproximation(target, n_bumps, sharpness=sharpness))
+        approximation = self.approximation
+        self.n_bumps_slider = widgets.IntSlider(
+            value=approximation.n_bumps, min=1, max=max(MAX_BUMPS, approximation.n_bumps), step=1,
+            description="bumps N", continuous_update=False, style={"description_width": "initial"})
+        self.target_dropdown = widgets.Dropdown(options=list(TARGETS), value=approximation.target,
+                                                description="target", style={"description_width": "initial"})
+        self.status = widgets.HTML()
+        self._update_status()
+        self.n_bumps_slider.observe(self._on_n_bumps, names="value")
+        self.target_dropdown.observe(self._on_target, names="value")
+        self._arrange([widgets.HBox([self.n_bumps_slider, self.target_dropdown]), self.status, self.live.image])
+
+    @property
+    def approximation(self) -> BumpApproximation:
+        """The :class:`BumpApproximation` the widget drives (its ``logic``)."""
+        return self.logic
+
+    def _update_status(self) -> None:
+        self.status.value = self.approximation.summary()
+
+    def _on_n_bumps(self, change: dict) -> None:
+        self.approximation.set_n_bumps(int(change["new"]))
+        self.refresh()
+
+    def _on_target(self, change: dict) -> None:
+        self.approximation.set_target(change["new"])
+        self.refresh()
+
+
+def approximation_widget(target: str = "sin(2πx)", n_bumps: int = 5,
+                         sharpness: float = 20.0) -> BumpApproximationWidget:
+    """Build the universal-approximation widget; display it with ``w.show()``.
 
     Example:
-        >>> box = approximation_widget("|x|", n_bumps=2)
-        >>> box.controls["n_bumps"].value = 20
-        >>> box.model.n_hidden
+        >>> w = approximation_widget("|x|", n_bumps=2)
+        >>> w.n_bumps_slider.value = 20     # what moving the slider does
+        >>> w.approximation.n_hidden
         40
     """
-    import ipywidgets as widgets
-
-    model = BumpApproximation(target, n_bumps, sharpness=sharpness)
-    live = LiveFigure(model.draw)
-    slider = widgets.IntSlider(value=model.n_bumps, min=1, max=max(MAX_BUMPS, model.n_bumps), step=1,
-                               description="bumps N", continuous_update=False,
-                               style={"description_width": "initial"})
-    dropdown = widgets.Dropdown(options=list(TARGETS), value=model.target, description="target",
-                                style={"description_width": "initial"})
-    status = widgets.HTML(value=model.summary())
-
-    def update() -> None:
-        status.value = model.summary()
-        live.refresh()
-
-    def on_bumps(change) -> None:
-        model.set_n_bumps(int(change["new"]))
-        update()
-
-    def on_target(change) -> None:
-        model.set_target(change["new"])
-        update()
-
-    slider.observe(on_bumps, names="value")
-    dropdown.observe(on_target, names="value")
-    box = widgets.VBox([widgets.HBox([slider, dropdown]), status, live.image])
-    box.model = model
-    box.live = live
-    box.controls = {"n_bumps": slider, "target": dropdown, "status": status}
-    return box
+    return BumpApproximationWidget(target, n_bumps, sharpness=sharpness)

@@ -8,7 +8,8 @@ noisy the cards are; the picture shows the learned weights as an image, the
 test accuracy after every trial, and a few test cards with the machine's answers.
 
 The logic is the plain class :class:`RetinaTrainer` (tests drive it without a
-browser); :func:`retina_trainer_widget` wraps it in core ipywidgets.
+browser); :class:`RetinaTrainerWidget` (built by :func:`retina_trainer_widget`)
+wraps it in core ipywidgets.
 
 Example:
     >>> trainer = RetinaTrainer(n_trials=50, noise=0.1, seed=0)
@@ -26,7 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from course_utils.widgets.core import LiveFigure, float_slider
+from course_utils.widgets.core import LiveWidget, float_slider
 
 __all__ = ["RetinaTrainer", "RetinaTrainerWidget", "make_retina_cards", "retina_trainer_widget"]
 
@@ -270,16 +271,19 @@ class RetinaTrainer:
         return fig
 
 
-class RetinaTrainerWidget:
+class RetinaTrainerWidget(LiveWidget):
     """Sliders for trials, noise and seed around a :class:`RetinaTrainer`, with a live picture.
 
-    Display it with ``show_widget(w.box, w.live.png)``.
+    A :class:`LiveWidget`. Attributes: ``trainer`` (the logic), ``live``,
+    ``box``, and the controls ``trials_slider``, ``noise_slider``,
+    ``seed_slider``. :meth:`show` displays it with its static picture.
     """
 
-    def __init__(self, trainer: RetinaTrainer):
+    def __init__(self, n_trials: int = 50, noise: float = 0.1, seed: int = 0):
         import ipywidgets as widgets
 
-        self.trainer = trainer
+        super().__init__(RetinaTrainer(n_trials=n_trials, noise=noise, seed=seed))
+        trainer = self.trainer
         self.trials_slider = widgets.IntSlider(
             value=trainer.n_trials, min=0, max=trainer.max_trials, step=1, description="cards shown",
             continuous_update=False, style={"description_width": "initial"})
@@ -287,20 +291,23 @@ class RetinaTrainerWidget:
         self.seed_slider = widgets.IntSlider(
             value=trainer.seed, min=0, max=9, step=1, description="card set (seed)",
             continuous_update=False, style={"description_width": "initial"})
-        self.live = LiveFigure(trainer.figure)
         for slider in (self.trials_slider, self.noise_slider, self.seed_slider):
             slider.observe(self._changed, names="value")
-        self.box = widgets.VBox([widgets.HBox([self.trials_slider, self.noise_slider, self.seed_slider]),
-                                 self.live.image])
+        self._arrange([widgets.HBox([self.trials_slider, self.noise_slider, self.seed_slider]), self.live.image])
 
-    def _changed(self, _change=None) -> None:
+    @property
+    def trainer(self) -> RetinaTrainer:
+        """The :class:`RetinaTrainer` the widget drives (its ``logic``)."""
+        return self.logic
+
+    def _changed(self, _change: dict | None = None) -> None:
         self.trainer.set(n_trials=int(self.trials_slider.value), noise=float(self.noise_slider.value),
                          seed=int(self.seed_slider.value))
-        self.live.refresh()
+        self.refresh()
 
 
 def retina_trainer_widget(n_trials: int = 50, noise: float = 0.1, seed: int = 0) -> RetinaTrainerWidget:
-    """The retina trainer widget; display it with ``show_widget(w.box, w.live.png)``.
+    """Build the retina trainer widget; display it with ``w.show()``.
 
     Example:
         >>> w = retina_trainer_widget(n_trials=10)
@@ -308,4 +315,4 @@ def retina_trainer_widget(n_trials: int = 50, noise: float = 0.1, seed: int = 0)
         >>> w.trainer.n_trials
         100
     """
-    return RetinaTrainerWidget(RetinaTrainer(n_trials=n_trials, noise=noise, seed=seed))
+    return RetinaTrainerWidget(n_trials=n_trials, noise=noise, seed=seed)

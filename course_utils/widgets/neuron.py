@@ -2,8 +2,9 @@
 
 :class:`ThresholdNeuron` is the logic: weights ``w1, w2``, threshold ``w0``,
 a target gate, its truth table, one step of the perceptron rule, and a
-picture. :func:`threshold_neuron_widget` wires it to sliders, a dropdown and
-two buttons; tests drive both without a browser.
+picture. :class:`ThresholdNeuronWidget` (built by
+:func:`threshold_neuron_widget`) wires it to sliders, a dropdown and two
+buttons; tests drive both without a browser.
 
 The neuron computes ``a(x) = [w1 * x1 + w2 * x2 - w0 > 0]``. The perceptron
 step here is the 0/1 form of the rule taught in the lecture,
@@ -21,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -28,9 +30,9 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from course_utils.plotting import CLASS_COLORS, plot_truth_table
-from course_utils.widgets.core import LiveFigure, float_slider
+from course_utils.widgets.core import LiveWidget, float_slider
 
-__all__ = ["GATES", "INPUTS", "StepResult", "ThresholdNeuron", "threshold_neuron_widget"]
+__all__ = ["GATES", "INPUTS", "StepResult", "ThresholdNeuron", "ThresholdNeuronWidget", "threshold_neuron_widget"]
 
 INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 """The four inputs ``(x1, x2)`` of a two-input gate, in truth-table order."""
@@ -169,7 +171,7 @@ class ThresholdNeuron:
         return StepResult(True, row, (float(x1), float(x2)), target, output, before, self.weights, message)
 
     # ------------------------------------------------------------------ picture
-    def draw(self) -> Figure:
+    def figure(self) -> Figure:
         """A figure: the decision line and its normal over the four points (left), the truth table (right)."""
         fig, (ax, table_ax) = plt.subplots(1, 2, figsize=(9.0, 3.9), gridspec_kw={"width_ratios": [1.35, 1.0]})
         w = np.array([self.w1, self.w2])
@@ -231,82 +233,94 @@ def _fmt(weights: tuple[float, float, float]) -> str:
     return "(" + ", ".join(f"{v:g}" for v in weights) + ")"
 
 
-def threshold_neuron_widget(w1: float = 0.0, w2: float = 0.0, w0: float = 0.0, gate: str = "AND",
-                            learning_rate: float = 1.0):
+class ThresholdNeuronWidget(LiveWidget):
     """Sliders for ``w1, w2, w0``, a target-gate dropdown and "perceptron step" / "reset" buttons.
 
-    Returns an ``ipywidgets.VBox``; it also carries ``.neuron`` (the
-    :class:`ThresholdNeuron`), ``.live`` (the :class:`LiveFigure`) and
-    ``.controls`` (a dict of the controls by name: ``"w1"``, ``"w2"``, ``"w0"``,
-    ``"gate"``, ``"step"``, ``"reset"``, ``"status"``). Display it with
-    ``show_widget(box, box.live.png)``.
-
-    Example:
-        >>> box = threshold_neuron_widget(gate="OR")
-        >>> box.controls["step"].click()
-        >>> box.neuron.weights
-        (0.0, 1.0, -1.0)
+    A :class:`LiveWidget` around a :class:`ThresholdNeuron`. Attributes:
+    ``neuron`` (the logic), ``live``, ``box``, and the controls
+    ``weight_sliders`` (a dict: ``"w1"``, ``"w2"``, ``"w0"``), ``gate_dropdown``,
+    ``step_button``, ``reset_button``, ``status``. The sliders follow the
+    perceptron's steps and stretch to fit weights beyond their range.
     """
-    import ipywidgets as widgets
 
-    neuron = ThresholdNeuron(w1, w2, w0, gate=gate, learning_rate=learning_rate)
-    live = LiveFigure(neuron.draw)
-    sliders = {name: float_slider(label, value, -3.0, 3.0, 0.1)
-               for name, label, value in (("w1", "w₁", neuron.w1), ("w2", "w₂", neuron.w2), ("w0", "w₀", neuron.w0))}
-    gate_box = widgets.Dropdown(options=list(GATES), value=neuron.gate, description="target gate",
-                                style={"description_width": "initial"})
-    step_button = widgets.Button(description="perceptron step", button_style="primary")
-    reset_button = widgets.Button(description="reset")
-    status = widgets.HTML(value="Move the sliders, or press <b>perceptron step</b>.")
-    syncing = {"on": False}  # True while the code itself moves the sliders
+    def __init__(self, w1: float = 0.0, w2: float = 0.0, w0: float = 0.0, gate: str = "AND",
+                 learning_rate: float = 1.0):
+        import ipywidgets as widgets
 
-    def sync_sliders() -> None:
-        syncing["on"] = True
+        super().__init__(ThresholdNeuron(w1, w2, w0, gate=gate, learning_rate=learning_rate))
+        neuron = self.neuron
+        self.weight_sliders = {
+            name: float_slider(label, value, -3.0, 3.0, 0.1)
+            for name, label, value in (("w1", "w₁", neuron.w1), ("w2", "w₂", neuron.w2), ("w0", "w₀", neuron.w0))
+        }
+        self.gate_dropdown = widgets.Dropdown(options=list(GATES), value=neuron.gate, description="target gate",
+                                              style={"description_width": "initial"})
+        self.step_button = widgets.Button(description="perceptron step", button_style="primary")
+        self.reset_button = widgets.Button(description="reset")
+        self.status = widgets.HTML(value="Move the sliders, or press <b>perceptron step</b>.")
+        self._syncing = False  # True while the code itself moves the sliders
+
+        for slider in self.weight_sliders.values():
+            slider.observe(self._on_slider, names="value")
+        self.gate_dropdown.observe(self._on_gate, names="value")
+        self.step_button.on_click(self._on_step)
+        self.reset_button.on_click(self._on_reset)
+        self._arrange([
+            widgets.HBox(list(self.weight_sliders.values())),
+            widgets.HBox([self.gate_dropdown, self.step_button, self.reset_button]),
+            self.status,
+            self.live.image,
+        ])
+
+    @property
+    def neuron(self) -> ThresholdNeuron:
+        """The :class:`ThresholdNeuron` the widget drives (its ``logic``)."""
+        return self.logic
+
+    def _say(self, message: str) -> None:
+        self.status.value = message
+        self.live.refresh()
+
+    def _sync_sliders(self) -> None:
+        self._syncing = True
         try:
-            for name, value in zip(("w1", "w2", "w0"), neuron.weights):
-                slider = sliders[name]
+            for name, value in zip(("w1", "w2", "w0"), self.neuron.weights):
+                slider = self.weight_sliders[name]
                 slider.max, slider.min = max(slider.max, value), min(slider.min, value)
                 slider.value = value
         finally:
-            syncing["on"] = False
+            self._syncing = False
 
-    def on_slider(_change) -> None:
-        if syncing["on"]:
+    def _on_slider(self, _change: dict) -> None:
+        if self._syncing:
             return
+        sliders, neuron = self.weight_sliders, self.neuron
         neuron.set_weights(sliders["w1"].value, sliders["w2"].value, sliders["w0"].value)
-        status.value = f"{neuron.errors()} of 4 rows wrong for {neuron.gate}."
-        live.refresh()
+        self._say(f"{neuron.errors()} of 4 rows wrong for {neuron.gate}.")
 
-    def on_gate(change) -> None:
-        neuron.set_gate(change["new"])
-        status.value = f"Target is now {neuron.gate}: {neuron.errors()} of 4 rows wrong."
-        live.refresh()
+    def _on_gate(self, change: dict) -> None:
+        self.neuron.set_gate(change["new"])
+        self._say(f"Target is now {self.neuron.gate}: {self.neuron.errors()} of 4 rows wrong.")
 
-    def on_step(_button) -> None:
-        result = neuron.perceptron_step()
-        sync_sliders()
-        status.value = result.message
-        live.refresh()
+    def _on_step(self, _button: Any = None) -> None:
+        result = self.neuron.perceptron_step()
+        self._sync_sliders()
+        self._say(result.message)
 
-    def on_reset(_button) -> None:
-        neuron.reset()
-        sync_sliders()
-        status.value = "Back to the initial weights."
-        live.refresh()
+    def _on_reset(self, _button: Any = None) -> None:
+        self.neuron.reset()
+        self._sync_sliders()
+        self._say("Back to the initial weights.")
 
-    for slider in sliders.values():
-        slider.observe(on_slider, names="value")
-    gate_box.observe(on_gate, names="value")
-    step_button.on_click(on_step)
-    reset_button.on_click(on_reset)
 
-    box = widgets.VBox([
-        widgets.HBox(list(sliders.values())),
-        widgets.HBox([gate_box, step_button, reset_button]),
-        status,
-        live.image,
-    ])
-    box.neuron = neuron
-    box.live = live
-    box.controls = {**sliders, "gate": gate_box, "step": step_button, "reset": reset_button, "status": status}
-    return box
+def threshold_neuron_widget(w1: float = 0.0, w2: float = 0.0, w0: float = 0.0, gate: str = "AND",
+                            learning_rate: float = 1.0) -> ThresholdNeuronWidget:
+    """Build the threshold-neuron widget; display it with ``w.show()``.
+
+    Example:
+        >>> w = threshold_neuron_widget(gate="OR")
+        >>> w.step_button.click()          # what a press of "perceptron step" does
+        >>> w.neuron.weights
+        (0.0, 1.0, -1.0)
+    """
+    return ThresholdNeuronWidget(w1, w2, w0, gate=gate, learning_rate=learning_rate)

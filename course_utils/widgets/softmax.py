@@ -3,21 +3,24 @@
 :class:`SoftmaxExplorer` holds the state (3 to 5 logits, the temperature, the
 true class) and draws it; :func:`softmax_explorer` wraps it in core ipywidgets
 (sliders for the logits, a log-scale temperature slider, dropdowns for the
-number of classes and the true class). Tests drive the plain class, or change
-the controls programmatically, without a browser.
+number of classes and the true class) as a :class:`SoftmaxExplorerWidget`.
+Tests drive the plain class, or change the controls programmatically, without
+a browser.
 
 Example:
     >>> explorer = SoftmaxExplorer(logits=(5.0, 4.0, 2.0))
     >>> explorer.probabilities().round(2).tolist()
     [0.71, 0.26, 0.04]
-    >>> ui = softmax_explorer(logits=(5.0, 4.0, 2.0))  # doctest: +SKIP
-    >>> show_widget(ui.box, ui.live.png)                 # doctest: +SKIP
+    >>> w = softmax_explorer(logits=(5.0, 4.0, 2.0))
+    >>> w.temperature_slider.value = 10.0     # what moving the temperature slider does
+    >>> w.explorer.probabilities().round(2).tolist()
+    [0.38, 0.34, 0.28]
+    >>> w.show()  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -25,8 +28,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils.plotting import CLASS_COLORS
+from course_utils.widgets.core import LiveWidget, float_slider
+from course_utils.widgets.maths import log_softmax
 
-__all__ = ["SoftmaxExplorer", "SoftmaxExplorerUI", "softmax_explorer"]
+__all__ = ["SoftmaxExplorer", "SoftmaxExplorerWidget", "softmax_explorer"]
 
 MIN_CLASSES = 3
 MAX_CLASSES = 5
@@ -101,9 +106,7 @@ class SoftmaxExplorer:
     # ------------------------------------------------------------ numbers
     def log_probabilities(self) -> np.ndarray:
         """``log softmax(logits / T)`` = ``z - logsumexp(z)`` with ``z = logits / T``."""
-        z = self.logits / self.temperature
-        shifted = z - z.max()
-        return shifted - np.log(np.exp(shifted).sum())
+        return log_softmax(self.logits / self.temperature)
 
     def probabilities(self) -> np.ndarray:
         """``softmax(logits / T)``: positive, summing to 1."""
@@ -142,7 +145,7 @@ class SoftmaxExplorer:
         bars[self.true_class].set_edgecolor("black")
         bars[self.true_class].set_linewidth(2.5)
         if not np.isclose(self.temperature, 1.0):
-            at_one = SoftmaxExplorer(self.logits, 1.0, self.true_class).probabilities()
+            at_one = np.exp(log_softmax(self.logits))
             ax_probs.scatter(classes, at_one, marker="_", s=900, color="black", linewidths=2, label="softmax(z), T = 1")
         for x, value in zip(classes, p):
             ax_probs.text(x, value + 0.02, f"{value:.2f}", ha="center", va="bottom", fontsize=9)
@@ -168,92 +171,101 @@ def _check_logit(value: float) -> None:
         raise ValueError(f"logit: expected a finite number, got {value!r}")
 
 
-@dataclass
-class SoftmaxExplorerUI:
-    """The live explorer: ``box`` to display, ``live`` its picture, and the controls tests can set."""
+class SoftmaxExplorerWidget(LiveWidget):
+    """Sliders for the logits and the temperature, dropdowns for the classes, around a :class:`SoftmaxExplorer`.
 
-    explorer: SoftmaxExplorer
-    box: Any
-    live: Any
-    logit_sliders: list
-    temperature_slider: Any
-    num_classes_dropdown: Any
-    true_class_dropdown: Any
-    readout: Any
+    A :class:`LiveWidget`. Sliders set the logits (-10 to 10) and the
+    temperature (0.1 to 10, log scale); dropdowns choose how many classes (3 to
+    5) and the true class. Every change redraws the probability bars and the
+    loss. Attributes: ``explorer`` (the logic), ``live``, ``box``, and the
+    controls ``logit_sliders`` (a list of 5; those beyond the number of
+    classes are hidden), ``temperature_slider``, ``num_classes_dropdown``,
+    ``true_class_dropdown``, ``status``.
+    """
+
+    def __init__(self, logits: Sequence[float] = (5.0, 4.0, 2.0), temperature: float = 1.0, true_class: int = 0):
+        import ipywidgets as widgets
+
+        super().__init__(SoftmaxExplorer(logits, temperature, true_class))
+        explorer = self.explorer
+        self.logit_sliders = [float_slider(f"z{i}", explorer._all_logits[i], *LOGIT_RANGE, step=0.1)
+                              for i in range(MAX_CLASSES)]
+        self.temperature_slider = widgets.FloatLogSlider(
+            value=explorer.temperature, base=10, min=np.log10(TEMPERATURE_RANGE[0]),
+            max=np.log10(TEMPERATURE_RANGE[1]), step=0.05, description="temperature T", continuous_update=False,
+            readout_format=".2f", style={"description_width": "initial"},
+        )
+        self.num_classes_dropdown = widgets.Dropdown(options=list(range(MIN_CLASSES, MAX_CLASSES + 1)),
+                                                     value=explorer.num_classes, description="classes")
+        self.true_class_dropdown = widgets.Dropdown(options=list(range(explorer.num_classes)),
+                                                    value=explorer.true_class, description="true class")
+        self.status = widgets.HTML()
+        self._syncing = False  # True while the code itself rewrites the dropdown's options: ignore its callbacks
+
+        for i, slider in enumerate(self.logit_sliders):
+            slider.observe(self._on_logit(i), names="value")
+        self.temperature_slider.observe(self._on_temperature, names="value")
+        self.num_classes_dropdown.observe(self._on_num_classes, names="value")
+        self.true_class_dropdown.observe(self._on_true_class, names="value")
+        self._show_sliders()
+        self._update_status()
+        # Controls above the picture (two columns), so that the picture never squeezes the sliders.
+        controls = widgets.HBox([
+            widgets.VBox(self.logit_sliders),
+            widgets.VBox([self.num_classes_dropdown, self.temperature_slider, self.true_class_dropdown]),
+        ])
+        self._arrange([controls, self.live.image, self.status])
+
+    @property
+    def explorer(self) -> SoftmaxExplorer:
+        """The :class:`SoftmaxExplorer` the widget drives (its ``logic``)."""
+        return self.logic
+
+    def _update_status(self) -> None:
+        self.status.value = f"<code>{self.explorer.summary()}</code>"
+
+    def _show_sliders(self) -> None:
+        for i, slider in enumerate(self.logit_sliders):
+            slider.layout.display = None if i < self.explorer.num_classes else "none"
+
+    def _on_logit(self, index: int) -> Callable[[dict], None]:
+        def handler(change: dict) -> None:
+            self.explorer.set_logit(index, change["new"])
+            if index < self.explorer.num_classes:
+                self.refresh()
+        return handler
+
+    def _on_temperature(self, change: dict) -> None:
+        self.explorer.set_temperature(change["new"])
+        self.refresh()
+
+    def _on_num_classes(self, change: dict) -> None:
+        explorer = self.explorer
+        explorer.set_num_classes(change["new"])
+        self._syncing = True
+        try:
+            self.true_class_dropdown.options = list(range(explorer.num_classes))
+            self.true_class_dropdown.value = explorer.true_class
+        finally:
+            self._syncing = False
+        self._show_sliders()
+        self.refresh()
+
+    def _on_true_class(self, change: dict) -> None:
+        if self._syncing or change["new"] is None:
+            return
+        self.explorer.set_true_class(change["new"])
+        self.refresh()
 
 
 def softmax_explorer(logits: Sequence[float] = (5.0, 4.0, 2.0), temperature: float = 1.0,
-                     true_class: int = 0) -> SoftmaxExplorerUI:
-    """Build the softmax explorer widget; display it with ``show_widget(ui.box, ui.live.png)``.
+                     true_class: int = 0) -> SoftmaxExplorerWidget:
+    """Build the softmax explorer widget; display it with ``w.show()``.
 
-    Sliders set the logits (-10 to 10) and the temperature (0.1 to 10, log
-    scale); dropdowns choose how many classes (3 to 5) and the true class.
-    Every change redraws the probability bars and the loss.
+    Example:
+        >>> w = softmax_explorer(logits=(5.0, 4.0, 2.0))
+        >>> w.true_class_dropdown.value = 2     # what picking true class 2 does
+        >>> round(w.explorer.loss(), 2)
+        3.35
     """
-    import ipywidgets as widgets
-
-    from course_utils.widgets.core import LiveFigure, float_slider
-
-    explorer = SoftmaxExplorer(logits, temperature, true_class)
-    live = LiveFigure(explorer.figure)
-    readout = widgets.HTML(value=f"<code>{explorer.summary()}</code>")
-    sliders = [float_slider(f"z{i}", explorer._all_logits[i], *LOGIT_RANGE, step=0.1) for i in range(MAX_CLASSES)]
-    temperature_slider = widgets.FloatLogSlider(
-        value=explorer.temperature, base=10, min=np.log10(TEMPERATURE_RANGE[0]), max=np.log10(TEMPERATURE_RANGE[1]),
-        step=0.05, description="temperature T", continuous_update=False, readout_format=".2f",
-        style={"description_width": "initial"},
-    )
-    num_classes_dropdown = widgets.Dropdown(options=list(range(MIN_CLASSES, MAX_CLASSES + 1)),
-                                            value=explorer.num_classes, description="classes")
-    true_class_dropdown = widgets.Dropdown(options=list(range(explorer.num_classes)), value=explorer.true_class,
-                                           description="true class")
-    updating = {"busy": False}  # ignore the callbacks fired while we rewrite the dropdown's options
-
-    def show_sliders() -> None:
-        for i, slider in enumerate(sliders):
-            slider.layout.display = None if i < explorer.num_classes else "none"
-
-    def redraw() -> None:
-        live.refresh()
-        readout.value = f"<code>{explorer.summary()}</code>"
-
-    def on_logit(index: int):
-        def handler(change: dict) -> None:
-            explorer.set_logit(index, change["new"])
-            if index < explorer.num_classes:
-                redraw()
-        return handler
-
-    def on_temperature(change: dict) -> None:
-        explorer.set_temperature(change["new"])
-        redraw()
-
-    def on_num_classes(change: dict) -> None:
-        explorer.set_num_classes(change["new"])
-        updating["busy"] = True
-        try:
-            true_class_dropdown.options = list(range(explorer.num_classes))
-            true_class_dropdown.value = explorer.true_class
-        finally:
-            updating["busy"] = False
-        show_sliders()
-        redraw()
-
-    def on_true_class(change: dict) -> None:
-        if updating["busy"] or change["new"] is None:
-            return
-        explorer.set_true_class(change["new"])
-        redraw()
-
-    for i, slider in enumerate(sliders):
-        slider.observe(on_logit(i), names="value")
-    temperature_slider.observe(on_temperature, names="value")
-    num_classes_dropdown.observe(on_num_classes, names="value")
-    true_class_dropdown.observe(on_true_class, names="value")
-    show_sliders()
-    # Controls above the picture (two columns), so that the picture never squeezes the sliders.
-    controls = widgets.HBox([widgets.VBox(sliders),
-                             widgets.VBox([num_classes_dropdown, temperature_slider, true_class_dropdown])])
-    box = widgets.VBox([controls, live.image, readout])
-    return SoftmaxExplorerUI(explorer, box, live, sliders, temperature_slider, num_classes_dropdown,
-                             true_class_dropdown, readout)
+    return SoftmaxExplorerWidget(logits, temperature, true_class)

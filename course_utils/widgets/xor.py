@@ -27,7 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from course_utils.plotting import CLASS_COLORS
-from course_utils.widgets.core import LiveFigure
+from course_utils.widgets.core import LiveWidget
+from course_utils.widgets.maths import sigmoid
 
 __all__ = ["XOR_X", "XOR_Y", "XorTrainer", "XorTrainingWidget", "unpack_params", "xor_training_widget"]
 
@@ -42,10 +43,6 @@ N_PARAMS = 9
 
 MAX_STEPS_PER_CALL = 5000
 """The most steps one call of :meth:`XorTrainer.step` runs, so that a button press never blocks the kernel for long."""
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the same as 1 / (1 + exp(-z)), without overflow warnings
 
 
 def unpack_params(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -68,8 +65,8 @@ def unpack_params(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def _forward(theta: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hidden activations ``(..., n, 2)`` and outputs ``(..., n)`` for parameter vectors ``(..., 9)``."""
     W1, b1, w2, b2 = unpack_params(theta)
-    H = _sigmoid(np.einsum("nd,...dm->...nm", X, W1) + b1[..., None, :])
-    p = _sigmoid(np.einsum("...nm,...m->...n", H, w2) + b2[..., None])
+    H = sigmoid(np.einsum("nd,...dm->...nm", X, W1) + b1[..., None, :])
+    p = sigmoid(np.einsum("...nm,...m->...n", H, w2) + b2[..., None])
     return H, p
 
 
@@ -196,7 +193,7 @@ class XorTrainer:
         return TrainerState(self.steps, self.loss(), self.accuracy(), self.forward_passes)
 
     # ------------------------------------------------------------ picture
-    def draw(self) -> Figure:
+    def figure(self) -> Figure:
         """A new figure: input space with the decision boundary, hidden space, loss curve."""
         fig, (ax_in, ax_hid, ax_loss) = plt.subplots(1, 3, figsize=(13.5, 4.0),
                                                      gridspec_kw={"width_ratios": [1, 1, 1.1]})
@@ -252,12 +249,12 @@ class XorTrainer:
         return fig
 
 
-class XorTrainingWidget:
-    """The controls, status line and live picture around an :class:`XorTrainer`.
+class XorTrainingWidget(LiveWidget):
+    """The controls, status line and live picture around an :class:`XorTrainer` (a :class:`LiveWidget`).
 
-    Attributes: ``trainer``, ``live`` (a :class:`LiveFigure`), ``box`` (the
-    widget to display), ``step_button``, ``reset_button``, ``steps_per_click``,
-    ``seed``, ``lr``, ``status``.
+    Attributes: ``trainer`` (the logic), ``live``, ``box``, and the controls
+    ``step_button``, ``reset_button``, ``steps_per_click``, ``seed``, ``lr``,
+    ``status``. :meth:`show` displays it with its static picture.
     """
 
     def __init__(self, seed: int = 0, lr: float = 2.0, steps_per_click: int = 100):
@@ -266,7 +263,7 @@ class XorTrainingWidget:
         choices = [1, 10, 100, 1000]
         if steps_per_click not in choices:
             raise ValueError(f"steps_per_click must be one of {choices}, got {steps_per_click!r}")
-        self.trainer = XorTrainer(seed=seed, lr=lr)
+        super().__init__(XorTrainer(seed=seed, lr=lr))
         self.step_button = widgets.Button(description="step", tooltip="run k gradient steps")
         self.reset_button = widgets.Button(description="reset", tooltip="back to the initial weights of this seed")
         self.steps_per_click = widgets.Dropdown(options=choices, value=steps_per_click, description="k steps",
@@ -277,7 +274,6 @@ class XorTrainingWidget:
                                          continuous_update=False, readout_format=".2f",
                                          style={"description_width": "initial"})
         self.status = widgets.HTML()
-        self.live = LiveFigure(self.trainer.draw)
         self._update_status()
 
         self.step_button.on_click(self._on_step)
@@ -285,28 +281,29 @@ class XorTrainingWidget:
         self.seed.observe(self._on_seed, names="value")
         self.lr.observe(self._on_lr, names="value")
         controls = widgets.HBox([self.step_button, self.steps_per_click, self.reset_button, self.seed, self.lr])
-        self.box = widgets.VBox([controls, self.status, self.live.image])
+        self._arrange([controls, self.status, self.live.image])
+
+    @property
+    def trainer(self) -> XorTrainer:
+        """The :class:`XorTrainer` the widget drives (its ``logic``)."""
+        return self.logic
 
     def _update_status(self) -> None:
         s = self.trainer.state()
         self.status.value = (f"step {s.steps} &nbsp; loss {s.loss:.4f} &nbsp; accuracy {s.accuracy:.0%} &nbsp; "
                              f"forward passes for gradients: {s.forward_passes}")
 
-    def _redraw(self) -> None:
-        self._update_status()
-        self.live.refresh()
-
     def _on_step(self, _: Any = None) -> None:
         self.trainer.step(int(self.steps_per_click.value))
-        self._redraw()
+        self.refresh()
 
     def _on_reset(self, _: Any = None) -> None:
         self.trainer.reset(int(self.seed.value))
-        self._redraw()
+        self.refresh()
 
     def _on_seed(self, change: dict) -> None:
         self.trainer.reset(int(change["new"]))
-        self._redraw()
+        self.refresh()
 
     def _on_lr(self, change: dict) -> None:
         self.trainer.lr = float(change["new"])
@@ -314,7 +311,7 @@ class XorTrainingWidget:
 
 
 def xor_training_widget(seed: int = 0, lr: float = 2.0, steps_per_click: int = 100) -> XorTrainingWidget:
-    """Build the XOR training widget; display it with ``show_widget(w.box, w.live.png)``.
+    """Build the XOR training widget; display it with ``w.show()``.
 
     Example:
         >>> w = xor_training_widget(seed=0)

@@ -1,6 +1,5 @@
 """What can be checked without running anything: notebook format, structure, nbgrader metadata, lint."""
 
-import ast
 import json
 import re
 import shutil
@@ -11,19 +10,15 @@ import nbformat
 import pytest
 
 from course_utils import colab
+from dlcourse.cells import bare_final_expression, cell_role, grade_id, is_answer_cell, nbgrader_meta
 from dlcourse.layout import SETUP_CELL_INDEX
 from tests.conftest import ASSIGNMENT_IDS, LECTURES, ROOT, SOLUTIONS, STUDENT_VERSIONS, rel
 
 ALL = LECTURES + SOLUTIONS + STUDENT_VERSIONS
-CHECK_CALLS = {"print", "assert_close", "assert_equal", "assert_shape", "assert_finite"}
 
 
 def _read(path):
     return nbformat.read(path, as_version=4)
-
-
-def _meta(cell):
-    return cell.metadata.get("nbgrader", {})
 
 
 def _published_path(path):
@@ -58,49 +53,40 @@ def test_opens_with_title_badge_and_setup(path):
 def test_lecture_structure(path):
     assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", path.name)
     text = "\n".join(cell.source for cell in _read(path).cells)
-    assert "show_widget(" in text, "every lecture shows at least one widget (with its static picture)"
+    assert re.search(r"^(?!plt\.|fig\.)\w+\.show\(\)$", text, re.M), \
+        "every lecture shows at least one widget with `widget.show()` (the live widget and its static picture)"
     assert re.search(r"^#+ .*Glossary", text, re.M), "a lecture ends with an English/Russian glossary"
     assert re.search(r"Your turn", text), "a lecture has 'your turn' exercises"
     assert re.search(r"^#+ .*Summary", text, re.M) and re.search(r"^#+ .*Further reading", text, re.M)
-
-
-def _last_statement_is_safe(source):
-    tree = ast.parse(source)
-    if not tree.body:
-        return True
-    last = tree.body[-1]
-    if not isinstance(last, ast.Expr):
-        return True
-    call = last.value
-    return isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in CHECK_CALLS
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=rel)
 def test_assignment_metadata(path):
     assert path.name == f"{path.parent.name}.ipynb" and re.fullmatch(r"hw\d\d_[a-z0-9_]+", path.parent.name)
     cells = _read(path).cells
-    ids = [_meta(c)["grade_id"] for c in cells if _meta(c)]
+    ids = [grade_id(c) for c in cells if nbgrader_meta(c)]
+    assert None not in ids, "every nbgrader cell needs a grade_id (a string)"
     assert len(ids) == len(set(ids)), "grade_id values must be unique"
     visible = hidden = free_text = 0
     for index, cell in enumerate(cells):
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         if not meta:
             continue
-        where = f"cell {index} ({meta.get('grade_id')})"
+        where = f"cell {index} ({grade_id(cell)})"
         assert meta.get("schema_version") == 3, where
         if meta.get("grade"):
             assert float(meta.get("points", 0)) > 0, f"{where}: every graded cell needs points"
-        if meta.get("solution") and cell.cell_type == "code":
+        if is_answer_cell(cell):
             assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, where
-        if meta.get("grade") and not meta.get("solution"):
+        if cell_role(cell) == "test":
             assert cell.cell_type == "code" and meta.get("locked"), f"{where}: test cells are locked code cells"
-            assert _last_statement_is_safe(cell.source), \
+            assert bare_final_expression(cell.source) is None, \
                 f"{where}: a test cell must not end in a bare expression (nbgrader reads it as partial credit)"
             if "### BEGIN HIDDEN TESTS" in cell.source:
                 hidden += 1
             else:
                 visible += 1
-        if meta.get("grade") and meta.get("solution"):
+        if cell_role(cell) == "free-text":
             assert cell.cell_type == "markdown", f"{where}: free-text answers are markdown cells"
             free_text += 1
     assert 4 <= visible <= 8 and 4 <= hidden <= 8, f"4-8 parts with visible and hidden tests (got {visible}, {hidden})"
@@ -112,16 +98,18 @@ def test_partial_submission_names_answer_cells(assignment):
     spec = json.loads((ROOT / "tests" / "course" / "partial_submissions" / f"{assignment}.json").read_text())
     assert set(spec) == {"answers", "expected_score", "why"}
     cells = _read(ROOT / "solutions" / assignment / f"{assignment}.ipynb").cells
-    answer_ids = {_meta(c)["grade_id"] for c in cells if _meta(c).get("solution") and c.cell_type == "code"}
+    answer_ids = {grade_id(c) for c in cells if is_answer_cell(c)}
     assert spec["answers"] and set(spec["answers"]) <= answer_ids
 
 
 def test_lint_rejects_bare_final_expression():
-    assert not _last_statement_is_safe("x = f(2)\nf(2) == 4")
-    assert not _last_statement_is_safe("score")
-    assert not _last_statement_is_safe("student_function(3)")
-    assert _last_statement_is_safe("assert f(2) == 4, 'f(2) should be 4'")
-    assert _last_statement_is_safe("assert_close(f(2), 4, 'f(2)')")
+    """The rule test_assignment_metadata applies (and the grader's lint): a test cell's last value is no score."""
+    assert bare_final_expression("x = f(2)\nf(2) == 4") == "f(2) == 4"
+    assert bare_final_expression("score") == "score"
+    assert bare_final_expression("student_function(3)") == "student_function(3)"
+    assert bare_final_expression("assert f(2) == 4, 'f(2) should be 4'") is None
+    assert bare_final_expression("assert_close(f(2), 4, 'f(2)')") is None
+    assert bare_final_expression("result = f(2)") is None
 
 
 def test_ruff_clean():

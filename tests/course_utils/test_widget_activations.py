@@ -105,15 +105,15 @@ def test_figure_has_titles_and_labels(name):
 def test_widget_controls_update_state_and_picture():
     ui = activation_explorer("sigmoid")
     assert ui.live.png.startswith(b"\x89PNG")
-    assert ui.alpha_slider.disabled and "0.250" in ui.readout.value
+    assert ui.alpha_slider.disabled and "0.250" in ui.status.value
 
     before = ui.live.png
-    ui.dropdown.value = "relu"
+    ui.activation_dropdown.value = "relu"
     assert ui.explorer.name == "relu" and ui.alpha_slider.disabled
     assert ui.live.png != before
 
     before = ui.live.png
-    ui.dropdown.value = "elu"
+    ui.activation_dropdown.value = "elu"
     assert ui.explorer.name == "elu" and not ui.alpha_slider.disabled
     assert ui.alpha_slider.value == pytest.approx(1.0)
     assert (ui.alpha_slider.min, ui.alpha_slider.max) == pytest.approx((0.1, 3.0))
@@ -122,10 +122,10 @@ def test_widget_controls_update_state_and_picture():
     before = ui.live.png
     ui.alpha_slider.value = 2.0
     assert ui.explorer.alpha == pytest.approx(2.0)
-    assert "alpha = 2.00" in ui.readout.value
+    assert "alpha = 2.00" in ui.status.value
     assert ui.live.png != before
 
-    ui.dropdown.value = "leaky_relu"
+    ui.activation_dropdown.value = "leaky_relu"
     assert ui.explorer.alpha == pytest.approx(0.01) and ui.alpha_slider.value == pytest.approx(0.01)
     assert (ui.alpha_slider.min, ui.alpha_slider.max) == pytest.approx((0.0, 1.0))
 

@@ -102,16 +102,16 @@ def test_widget_buttons_and_inputs_change_state_and_picture():
     assert widget.stepper.grads_shown["x"] == 3.0
     done_png = widget.live.png
 
-    widget.fields["z"].value = 5.0  # typing a new input recomputes every number, keeps the position
+    widget.input_fields["z"].value = 5.0  # typing a new input recomputes every number, keeps the position
     assert widget.stepper.values_shown["f"] == pytest.approx(-5.0)
     assert widget.stepper.grads_shown["x"] == pytest.approx(5.0)
     assert widget.stepper.grads_shown["z"] == pytest.approx(-1.0)
     assert widget.live.png != done_png
-    assert "df/dx" in widget.caption.value
+    assert "df/dx" in widget.status.value
 
     widget.reset_button.click()
     assert widget.stepper.position == 0 and not widget.next_button.disabled
-    assert "start" in widget.caption.value
+    assert "start" in widget.status.value
 
 
 def test_steps_argument_and_validation():

@@ -106,7 +106,7 @@ def test_bad_input_says_what_was_expected(call, message):
 def test_figure_has_titles_and_labels(weights):
     import matplotlib.pyplot as plt
 
-    fig = ThresholdNeuron(*weights, gate="XOR").draw()
+    fig = ThresholdNeuron(*weights, gate="XOR").figure()
     try:
         plane, table = fig.axes
         assert "XOR" in plane.get_title() and plane.get_xlabel() and plane.get_ylabel()
@@ -116,55 +116,55 @@ def test_figure_has_titles_and_labels(weights):
 
 
 def test_widget_sliders_move_the_neuron_and_the_picture():
-    box = threshold_neuron_widget(gate="AND")
-    neuron, live, controls = box.neuron, box.live, box.controls
+    w = threshold_neuron_widget(gate="AND")
+    neuron, live, sliders = w.neuron, w.live, w.weight_sliders
     first = live.png
     assert first.startswith(b"\x89PNG")
-    controls["w1"].value = 1.0
-    controls["w2"].value = 1.0
-    controls["w0"].value = 1.5
+    sliders["w1"].value = 1.0
+    sliders["w2"].value = 1.0
+    sliders["w0"].value = 1.5
     assert neuron.weights == (1.0, 1.0, 1.5)
     assert neuron.is_solved()
     assert live.png != first
-    assert "0 of 4" in controls["status"].value
+    assert "0 of 4" in w.status.value
 
 
 def test_widget_dropdown_changes_the_target():
-    box = threshold_neuron_widget(1.0, 1.0, 1.5, gate="AND")
-    before = box.live.png
-    box.controls["gate"].value = "OR"
-    assert box.neuron.gate == "OR" and box.neuron.errors() == 2
-    assert box.live.png != before
+    w = threshold_neuron_widget(1.0, 1.0, 1.5, gate="AND")
+    before = w.live.png
+    w.gate_dropdown.value = "OR"
+    assert w.neuron.gate == "OR" and w.neuron.errors() == 2
+    assert w.live.png != before
 
 
 def test_widget_step_and_reset_buttons():
-    box = threshold_neuron_widget(gate="OR")
-    neuron, live, controls = box.neuron, box.live, box.controls
+    w = threshold_neuron_widget(gate="OR")
+    neuron, live, sliders = w.neuron, w.live, w.weight_sliders
     start = live.png
-    controls["step"].click()
+    w.step_button.click()
     assert neuron.weights == (0.0, 1.0, -1.0)
-    assert [controls[k].value for k in ("w1", "w2", "w0")] == [0.0, 1.0, -1.0]  # the sliders follow
+    assert [sliders[k].value for k in ("w1", "w2", "w0")] == [0.0, 1.0, -1.0]  # the sliders follow
     assert neuron.n_updates == 1  # moving the sliders from code did not count as a user's move
-    assert "Update 1" in controls["status"].value
+    assert "Update 1" in w.status.value
     after_step = live.png
     assert after_step != start
     for _ in range(27):  # the Novikoff bound for OR from zero weights
         if neuron.is_solved():
             break
-        controls["step"].click()
+        w.step_button.click()
     assert neuron.is_solved()
-    controls["step"].click()
-    assert "Nothing to update" in controls["status"].value
-    controls["reset"].click()
+    w.step_button.click()
+    assert "Nothing to update" in w.status.value
+    w.reset_button.click()
     assert neuron.weights == (0.0, 0.0, 0.0) and neuron.n_updates == 0
-    assert [controls[k].value for k in ("w1", "w2", "w0")] == [0.0, 0.0, 0.0]
+    assert [sliders[k].value for k in ("w1", "w2", "w0")] == [0.0, 0.0, 0.0]
     assert live.png == start
 
 
 def test_widget_sliders_stretch_to_fit_learned_weights():
-    box = threshold_neuron_widget(-3.0, -3.0, -3.0, gate="NAND")
-    box.controls["step"].click()  # row (0, 1) is a missed 1: w2 -> -2 and w0 -> -4, below the slider's -3
-    assert box.neuron.weights == (-3.0, -2.0, -4.0)
-    for name, value in zip(("w1", "w2", "w0"), box.neuron.weights):
-        slider = box.controls[name]
+    w = threshold_neuron_widget(-3.0, -3.0, -3.0, gate="NAND")
+    w.step_button.click()  # row (0, 1) is a missed 1: w2 -> -2 and w0 -> -4, below the slider's -3
+    assert w.neuron.weights == (-3.0, -2.0, -4.0)
+    for name, value in zip(("w1", "w2", "w0"), w.neuron.weights):
+        slider = w.weight_sliders[name]
         assert slider.value == value and slider.min <= value <= slider.max

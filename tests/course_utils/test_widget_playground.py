@@ -11,21 +11,21 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from course_utils.widgets.core import figure_to_png  # noqa: E402
-from course_utils.widgets.playground import (  # noqa: E402
+from course_utils.widgets.mlp_training import (  # noqa: E402
     ACTIVATIONS,
     DATASETS,
     MAX_EPOCHS_PER_CALL,
     N_POINTS,
     Playground,
     parse_hidden,
-    playground_widget,
 )
+from course_utils.widgets.playground import playground_widget  # noqa: E402
 
 
 def _png(pg: Playground) -> bytes:
     import matplotlib.pyplot as plt
 
-    fig = pg.draw()
+    fig = pg.figure()
     try:
         return figure_to_png(fig)
     finally:

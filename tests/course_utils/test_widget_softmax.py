@@ -86,7 +86,7 @@ def test_figure_has_titles_and_labels():
 def test_widget_controls_update_state_and_picture():
     ui = softmax_explorer(logits=(5.0, 4.0, 2.0))
     assert ui.live.png.startswith(b"\x89PNG")
-    assert "loss" in ui.readout.value
+    assert "loss" in ui.status.value
 
     before = ui.live.png
     ui.logit_sliders[2].value = 6.0
@@ -97,7 +97,7 @@ def test_widget_controls_update_state_and_picture():
     ui.true_class_dropdown.value = 2
     assert ui.explorer.true_class == 2
     assert ui.explorer.loss() == pytest.approx(-math.log(reference_softmax([5, 4, 6])[2]))
-    assert f"{ui.explorer.loss():.3f}" in ui.readout.value
+    assert f"{ui.explorer.loss():.3f}" in ui.status.value
     assert ui.live.png != before
 
     before = ui.live.png

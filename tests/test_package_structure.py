@@ -173,7 +173,7 @@ def test_no_module_over_400_lines(path):
 
 
 def _wheel(tmp_path: Path, sources: dict[str, Path]) -> list[str]:
-    """Build a wheel from a copy of ``sources`` (name in the copy -> path here), so no build folder lands in the tree."""
+    """A wheel built from a copy of ``sources`` (name in the copy -> path here): no build folder lands in the tree."""
     tree = tmp_path / "tree"
     for name, source in sources.items():
         if source.is_dir():
@@ -199,7 +199,8 @@ def test_course_utils_wheel_holds_only_course_utils(tmp_path):
 def test_dlcourse_wheel_holds_every_dlcourse_module_and_nothing_else(tmp_path):
     names = set(_wheel(tmp_path, {".": ROOT / "dlcourse"}))
     expected = {str(p.relative_to(ROOT)) for p in package_files("dlcourse")}
-    assert expected <= names, f"missing from the wheel (list the package in dlcourse/pyproject.toml): {expected - names}"
+    missing = expected - names
+    assert not missing, f"missing from the wheel (list the package in dlcourse/pyproject.toml): {missing}"
     assert all(name.startswith("dlcourse/") and name.endswith(".py") for name in names), names - expected
 
 
@@ -213,7 +214,7 @@ def test_nothing_points_outside_the_repository():
         if not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        for needle in ("../shared", "/work/shared", "/work/main"):
+        for needle in ("../" + "shared", "/work/" + "shared", "/work/" + "main"):  # split: this file is scanned too
             if needle in text:
                 outside.append(f"{name}: {needle}")
     assert not outside, outside

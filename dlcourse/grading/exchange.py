@@ -50,18 +50,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from dlcourse.grading.codec import (
-    COPIED,
-    CodecError,
-    Decoder,
-    Encoder,
-    Memo,
-    _torch,
-    apply_update,
-    fingerprint,
-    module_class_name,
-    optimizer_class_name,
-)
+from dlcourse.grading.codec import Decoder, Encoder
+from dlcourse.grading.codec_common import COPIED, CodecError, Memo, _torch
+from dlcourse.grading.codec_torch import module_class_name, optimizer_class_name
+from dlcourse.grading.codec_updates import apply_update, fingerprint
 
 MAX_MESSAGE_CHARACTERS = 2000
 """Longest error message that crosses (the rest is cut)."""

@@ -25,13 +25,13 @@ Example:
 from __future__ import annotations
 
 import filecmp
-import os
 import re
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dlcourse.files import is_regular_file, regular_files
+from dlcourse.nbgrader_run import NbgraderFailed, run_nbgrader
 
 DEFAULT_ZIP_PATTERN = r".*/(?P<student_id>[A-Za-z0-9.@+-]+)_(?P<file_id>[^/]+)$"
 """Matches ``<anything>/<student_id>_<file name>``, e.g. ``s001_hw03_logic_gates.ipynb`` (re.match on the path)."""
@@ -85,28 +85,16 @@ def _copy_file(source: Path, destination: Path) -> bool:
     return True
 
 
-def _regular_files(folder: Path) -> list[Path]:
-    """Regular files under ``folder``: no links (nor what they point to), no hidden files or folders."""
-    files = []
-    for base, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            path = Path(base) / name
-            if not name.startswith(".") and path.is_file() and not path.is_symlink():
-                files.append(path)
-    return files
-
-
 def _sync_folder(source: Path, destination: Path, skip: set[str] | None = None) -> None:
     """Make ``destination`` hold exactly the regular files of ``source`` (minus ``skip`` names at the top)."""
     wanted = {}
-    for path in _regular_files(source):
+    for path in regular_files(source, hidden=False):
         relative = path.relative_to(source)
         if skip and len(relative.parts) == 1 and relative.name in skip:
             continue
         wanted[relative] = path
     if destination.exists():
-        for path in _regular_files(destination):
+        for path in regular_files(destination, hidden=False):
             if path.relative_to(destination) not in wanted:
                 path.unlink()
     for relative, path in wanted.items():
@@ -166,10 +154,10 @@ def intake(course: Path, source: Path | None, assignments: list[str], layout: st
 def _intake_student_folder(student: Path, assignment: str, assignments: list[str], target: Path) -> None:
     """folders layout: <student>/<assignment>.ipynb (or a stray notebook) plus the data files."""
     notebook = student / f"{assignment}.ipynb"
-    notebooks = [p for p in student.glob("*.ipynb") if p.is_file() and not p.is_symlink()]
+    notebooks = [p for p in student.glob("*.ipynb") if is_regular_file(p)]
     known = {f"{a}.ipynb" for a in assignments}
     strays = [p for p in notebooks if p.name not in known]
-    if not (notebook.is_file() and not notebook.is_symlink()) and not strays:
+    if not is_regular_file(notebook) and not strays:
         return  # nothing for this assignment
     skip = {p.name for p in notebooks} - ({notebook.name} if notebook.is_file() else {p.name for p in strays})
     _sync_folder(student, target, skip=skip)
@@ -191,13 +179,14 @@ def _intake_zip(course: Path, archive: Path, assignments: list[str], pattern: st
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         shutil.copyfile(archive, folder / archive.name)
-        command = [sys.executable, "-I", "-m", "nbgrader", "zip_collect", assignment, "--force",
-                   f"--FileNameCollectorPlugin.named_regexp={pattern}", "--log-level=WARN"]
+        arguments = ["zip_collect", assignment, "--force", f"--FileNameCollectorPlugin.named_regexp={pattern}",
+                     "--log-level=WARN"]
         if len(assignments) > 1:
-            command.append("--strict")  # with several assignments, a notebook goes only where its name fits
-        done = subprocess.run(command, cwd=course, capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader zip_collect {assignment} failed:\n{done.stdout}{done.stderr}")
+            arguments.append("--strict")  # with several assignments, a notebook goes only where its name fits
+        try:
+            done = run_nbgrader(arguments, cwd=course, env=env)
+        except NbgraderFailed as error:
+            raise NbgraderFailed(f"collecting {assignment} from {archive.name}: {error}") from None
         extracted = course / "downloaded" / assignment / "extracted"
         for line in (done.stdout + done.stderr).splitlines():
             if "did not match anything in:" in line:

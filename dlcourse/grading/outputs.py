@@ -21,7 +21,7 @@ from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 
-from dlcourse.grading.plan import nbgrader_meta
+from dlcourse.cells import nbgrader_meta
 
 STOPPED = "GraderStopped"
 """``ename`` of the error put into every cell the grader did not run after it stopped a notebook."""

@@ -21,6 +21,8 @@ sorts its code cells:
 
 The names answer and ``student`` cells bind are the *student names*; a test cell
 that uses one gets it from the student's kernel just before it runs.
+Cell roles come from :mod:`dlcourse.cells`; :func:`dlcourse.grading.lint.lint_split` refuses a source
+whose test cells would grade differently in the two kernels.
 
 Example:
     >>> import nbformat
@@ -42,18 +44,7 @@ from dataclasses import dataclass
 
 from nbformat.notebooknode import NotebookNode
 
-RNG_DRAWS = {
-    "np.random": {"rand", "randn", "randint", "random", "random_sample", "normal", "uniform", "choice", "permutation",
-                  "shuffle", "binomial", "poisson", "exponential", "standard_normal", "integers", "beta", "gamma"},
-    "numpy.random": {"rand", "randn", "randint", "random", "normal", "uniform", "choice", "permutation", "shuffle"},
-    "torch": {"rand", "randn", "randint", "randperm", "normal", "bernoulli", "multinomial", "rand_like",
-              "randn_like", "randint_like", "poisson"},
-    "random": {"random", "randint", "choice", "shuffle", "sample", "uniform", "gauss", "randrange", "choices"},
-}
-"""Draws from a global random generator (a test cell must seed before it draws; see :func:`lint_split`)."""
-
-SEEDS = {"np.random.seed", "numpy.random.seed", "torch.manual_seed", "random.seed", "seed_everything"}
-"""Calls that seed the global generators."""
+from dlcourse.cells import grade_id, is_answer_cell, is_test_cell, without_magics
 
 
 @dataclass(frozen=True)
@@ -98,27 +89,6 @@ class GradingPlan:
         """Indices of the shared cells above test cell ``grade_id`` (the grader's kernel runs them in order)."""
         limit = self.cell(grade_id).index
         return [cell.index for cell in self.cells if cell.role == "shared" and cell.index < limit]
-
-
-def nbgrader_meta(cell: NotebookNode) -> dict:
-    value = cell.get("metadata", {}).get("nbgrader")
-    return value if isinstance(value, dict) else {}
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    """An autograded test cell: nbgrader ``grade`` without ``solution``, of type code."""
-    meta = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def is_answer_cell(cell: NotebookNode) -> bool:
-    """A cell the student writes code in: nbgrader ``solution``, of type code."""
-    return cell.get("cell_type") == "code" and bool(nbgrader_meta(cell).get("solution"))
-
-
-def python_source(code: str) -> str:
-    """The cell's code with IPython's ``%magic`` and ``!shell`` lines turned into ``pass``."""
-    return "\n".join(("pass" if line.lstrip().startswith(("%", "!")) else line) for line in code.splitlines())
 
 
 def bound_names(tree: ast.Module) -> set[str]:
@@ -209,13 +179,12 @@ def plan_notebook(source: NotebookNode) -> GradingPlan:
     for index, cell in enumerate(source.cells):
         if cell.get("cell_type") != "code":
             continue
-        code = python_source(cell.source)
+        code = without_magics(cell.source)
         try:
             tree = ast.parse(code)
             binds, uses = frozenset(bound_names(tree)), frozenset(global_names(code))
         except SyntaxError:
             binds, uses = frozenset(), frozenset()
-        grade_id = nbgrader_meta(cell).get("grade_id")
         if is_answer_cell(cell):
             role = "answer"
         elif is_test_cell(cell):
@@ -226,73 +195,6 @@ def plan_notebook(source: NotebookNode) -> GradingPlan:
             role = "shared"
         if role in ("answer", "student"):
             student |= binds
-        cells.append(CellPlan(index, role, grade_id, binds, uses))
+        cells.append(CellPlan(index, role, grade_id(cell), binds, uses))
     return GradingPlan(tuple(cells))
 
-
-def lint_split(source: NotebookNode) -> list[str]:
-    """Problems that would make a test cell grade differently in the grader's kernel than in the student's notebook.
-
-    - a test cell rebinds a name the student's cells define (later tests would
-      see the test's value in one kernel and the student's in the other);
-    - a test cell draws from a global random generator (``np.random.rand``,
-      ``torch.randn``, ...) without seeding it earlier in the same cell: its
-      inputs would depend on what ran before it;
-    - a given cell assigns a name an answer cell above it defines (the test
-      kernel would use the student's copy of that given cell).
-
-    Example:
-        >>> import nbformat
-        >>> lint_split(nbformat.v4.new_notebook())
-        []
-    """
-    plan = plan_notebook(source)
-    problems: list[str] = []
-    for cell in plan.cells:
-        if cell.role == "shared":
-            clash = sorted(cell.binds & plan.student_names_before(cell.index))
-            if clash:
-                problems.append(f"cell {cell.index + 1} (given code) assigns {', '.join(clash)}, which an answer "
-                                "cell defines above it: the tests would see the student's copy of that cell")
-        if cell.role != "test":
-            continue
-        clash = sorted(cell.binds & plan.student_names_before(cell.index))
-        if clash:
-            problems.append(f"test cell {cell.grade_id!r} assigns {', '.join(clash)}, which the student's cells "
-                            "define: use other names in test cells")
-        draw = _unseeded_draw(python_source(source.cells[cell.index].source))
-        if draw:
-            problems.append(f"test cell {cell.grade_id!r} draws from a global random generator ({draw}) without "
-                            "seeding it first in the same cell: seed it, or use np.random.default_rng(seed) / "
-                            "torch.Generator().manual_seed(seed)")
-    return problems
-
-
-def _dotted(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
-def _unseeded_draw(code: str) -> str | None:
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
-    seeded = False
-    for node in sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),
-                       key=lambda n: (n.lineno, n.col_offset)):
-        name = _dotted(node.func)
-        if name in SEEDS or name.rsplit(".", 1)[-1] == "seed_everything":
-            seeded = True
-            continue
-        module, _, function = name.rpartition(".")
-        if module in RNG_DRAWS and function in RNG_DRAWS[module] and not seeded:
-            if any(keyword.arg == "generator" for keyword in node.keywords):
-                continue
-            return f"{name}(...) on line {node.lineno}"
-    return None

@@ -19,6 +19,8 @@ Example:
     >>> Channel(a).send({"op": "ping"}, [b"xy"])
     >>> Channel(b).receive(deadline=None)
     ({'op': 'ping', 'blobs': [2]}, [b'xy'])
+    >>> a.close(), b.close()
+    (None, None)
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ folder: nothing of the submission can be imported here), which wraps the usual
       -> (join the resource group) bwrap <namespaces, mounts> --
            python -I -m dlcourse.grading.sandbox --inner ... -- <kernel argv>
              -> (inside) resource limits, drop to the sandbox user, copy F into the working copy, exec the kernel
+                (:mod:`~dlcourse.grading.confinement`)
 
 Inside, the kernel sees a filesystem made of read-only system folders (``/usr``,
 the Python installation, the virtual environment, ``course_utils`` and ``dlcourse``), a
@@ -52,6 +53,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
+from dlcourse.grading.confinement import FILES_DIR, HOME, WORK_DIR, run_kernel
 from dlcourse.grading.limits import Limits
 
 SANDBOX_UID = 62000
@@ -62,21 +64,8 @@ MAX_SLOTS = 64
 
 ROLES = ("student", "tests")
 """The two kernels of a graded notebook: the student's, and the grader's test kernel."""
-
-WORK_DIR = "/home/student/work"
-"""Where the working copy appears inside the sandbox (the kernel's current directory)."""
-
-FILES_DIR = "/home/student/files"
-"""Where the files of the working copy are mounted read-only, to be copied into it."""
-
-FILES_DO_NOT_FIT = 75
-"""Exit status of the sandbox when the working copy's files do not fit its tmpfs (before the kernel starts)."""
-
 RPC_DIR = "/grading/rpc"
 """Where the folder shared by the two kernels of a notebook (the exchange socket) appears in both sandboxes."""
-
-HOME = "/tmp/home"
-"""The kernel's home folder inside the sandbox (in the private, size-limited /tmp)."""
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 """Host folders the sandbox sees read-only (besides Python, the virtual environment and the course's two packages)."""
@@ -222,13 +211,27 @@ def bwrap_command(files: str, conn_dir: str, rpc_dir: str, limits: Limits, uid: 
     if bwrap is None:
         raise SandboxError(sandbox_problem() or "bubblewrap is not installed")
     root = os.geteuid() == 0
-    etc = Path(conn_dir) / "etc"
-    command = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+    command = [bwrap, *_namespace_options(root)]
+    command += _filesystem_options(_binds(files, conn_dir, rpc_dir), limits, root)
+    command += _environment_options()
+    inner = [sys.executable, "-I", "-m", "dlcourse.grading.sandbox", "--inner",
+             "--limits", json.dumps(limits.to_dict()), "--uid", str(uid if root else -1)]
+    return [*command, "--", *inner, "--", *kernel]
+
+
+def _namespace_options(root: bool) -> list[str]:
+    """New namespaces for everything (no network, its own processes), a clean environment, death with its parent."""
+    options = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                "--hostname", "sandbox", "--die-with-parent", "--clearenv"]
     if not root:
-        command += ["--unshare-user", "--disable-userns"]
-    readonly = _readonly_paths()
-    binds: list[tuple[str, str, str]] = [("--ro-bind", path, path) for path in readonly]
+        options += ["--unshare-user", "--disable-userns"]
+    return options
+
+
+def _binds(files: str, conn_dir: str, rpc_dir: str) -> list[tuple[str, str, str]]:
+    """``(option, source, destination)`` of every host path the sandbox sees: read-only but for its two folders."""
+    etc = Path(conn_dir) / "etc"
+    binds: list[tuple[str, str, str]] = [("--ro-bind", path, path) for path in _readonly_paths()]
     binds += [("--ro-bind-try", f"/etc/{name}", f"/etc/{name}") for name in ETC_FILES]
     binds += [("--ro-bind", str(etc / name), f"/etc/{name}") for name in ("passwd", "group", "hosts", "nsswitch.conf")]
     if files:
@@ -236,22 +239,31 @@ def bwrap_command(files: str, conn_dir: str, rpc_dir: str, limits: Limits, uid: 
     if rpc_dir:
         binds.append(("--bind", rpc_dir, RPC_DIR))
     binds.append(("--bind", conn_dir, conn_dir))
+    return binds
+
+
+def _filesystem_options(binds: list[tuple[str, str, str]], limits: Limits, root: bool) -> list[str]:
+    """/proc, /dev, the private tmpfs folders, the folders above the mount points, the working copy, the binds."""
     mounts = [dest for _, _, dest in binds] + ["/proc", "/dev", WORK_DIR]
     # The private /tmp comes first, so that what is bound below it (a course cloned into /tmp, its
     # virtual environment) is mounted on top of it rather than hidden by it.
     size = str(limits.tmp_mb * 1024 * 1024)
-    command += ["--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
-                "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    options = ["--proc", "/proc", "--dev", "/dev",
+               "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+               "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
     # bwrap creates missing parent folders with mode 0700; the unprivileged kernel must be able to pass them.
     for folder in _parent_folders(mounts, tmpfs=["/tmp", "/dev/shm"]):
-        command += ["--perms", "0755", "--dir", folder]
+        options += ["--perms", "0755", "--dir", folder]
     # The working copy: a tmpfs of its own size, so that no number of files can fill the grading machine's disk.
-    command += ["--perms", "0700" if root else "0755", "--size", str(limits.work_mb * 1024 * 1024),
+    options += ["--perms", "0700" if root else "0755", "--size", str(limits.work_mb * 1024 * 1024),
                 "--tmpfs", WORK_DIR]
     for option, source, dest in binds:
-        command += [option, source, dest]
-    command += ["--chdir", "/"]
+        options += [option, source, dest]
+    return [*options, "--chdir", "/"]
+
+
+def _environment_options() -> list[str]:
+    """The kernel's whole environment (bwrap clears the grader's): home in /tmp, offline, one thread."""
     environment = {
         "HOME": HOME, "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
@@ -261,11 +273,10 @@ def bwrap_command(files: str, conn_dir: str, rpc_dir: str, limits: Limits, uid: 
         "COURSE_OFFLINE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "DLCOURSE_SANDBOX": "1",
         **{name: "1" for name in THREAD_VARIABLES},
     }
+    options = []
     for name, value in environment.items():
-        command += ["--setenv", name, value]
-    inner = [sys.executable, "-I", "-m", "dlcourse.grading.sandbox", "--inner",
-             "--limits", json.dumps(limits.to_dict()), "--uid", str(uid if root else -1)]
-    return [*command, "--", *inner, "--", *kernel]
+        options += ["--setenv", name, value]
+    return options
 
 
 def describe_exit(code: int, limits: Limits) -> str:
@@ -317,26 +328,13 @@ def die_with_parent(parent: int = 0) -> None:
 def _launch(args: argparse.Namespace, kernel: list[str]) -> None:
     """Outside the sandbox (run isolated, from the kernel's private folder): prepare, join the group, become bwrap."""
     die_with_parent(args.parent)
-    for path in json.loads(args.join or "[]"):  # the resource group: everything started from here is in it
-        with open(path, "w") as handle:
-            handle.write(str(os.getpid()))
+    _join_resource_group(json.loads(args.join or "[]"))
     limits = Limits(**json.loads(args.limits))
     uid = args.uid
     _write_etc(Path(args.conn_dir) / "etc", uid if os.geteuid() == 0 else os.getuid(),
                uid if os.geteuid() == 0 else os.getgid())
     if os.geteuid() == 0:
-        # The kernel runs as `uid`. It may create its sockets in the folder (write and search, no listing)
-        # while it starts; the grader then takes the write permission away (kernels.lock_connection_folder).
-        # The folder stays root's, so the kernel cannot give it back to itself.
-        for base, dirs, files in os.walk(args.conn_dir):
-            for name in dirs + files:
-                os.chown(os.path.join(base, name), 0, 0, follow_symlinks=False)
-        os.chown(args.conn_dir, 0, 0)
-        os.chmod(args.conn_dir, 0o733)
-        connection = os.path.join(args.conn_dir, "kernel.json")
-        if os.path.exists(connection):  # the kernel reads its key from it
-            os.chown(connection, uid, uid)
-            os.chmod(connection, 0o400)
+        _hand_over_connection_folder(args.conn_dir, uid)
     command = bwrap_command(args.files or "", args.conn_dir, args.rpc_dir or "", limits, uid, kernel)
     # jupyter_client interrupts the kernel by sending SIGINT to this process group: bwrap must ignore it
     # (ipykernel installs its own handler while it runs a cell).
@@ -344,81 +342,29 @@ def _launch(args: argparse.Namespace, kernel: list[str]) -> None:
     os.execv(command[0], command)
 
 
-def copy_files(source: str, destination: str) -> int:
-    """Copy the regular files below ``source`` into ``destination`` (no links or special files); return the bytes.
+def _join_resource_group(paths: list[str]) -> None:
+    """Write this process's pid into each ``cgroup.procs`` file: everything started from here is in the group."""
+    for path in paths:
+        with open(path, "w") as handle:
+            handle.write(str(os.getpid()))
 
-    Example:
-        >>> copy_files("/nonexistent", "/tmp")
-        0
+
+def _hand_over_connection_folder(conn_dir: str, uid: int) -> None:
+    """As root: the folder and all in it root's, the connection file readable by ``uid`` only.
+
+    The kernel runs as ``uid``. It may create its sockets in the folder (write and search, no listing)
+    while it starts; the grader then takes the write permission away (kernels.lock_connection_folder).
+    The folder stays root's, so the kernel cannot give it back to itself.
     """
-    total = 0
-    for base, dirs, files in os.walk(source, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(base, d)) and d != ".ipynb_checkpoints")
-        target = os.path.join(destination, os.path.relpath(base, source))
-        os.makedirs(target, exist_ok=True)
-        for name in sorted(files):
-            path = os.path.join(base, name)
-            if os.path.isfile(path) and not os.path.islink(path):
-                shutil.copyfile(path, os.path.join(target, name))
-                total += os.path.getsize(path)
-    return total
-
-
-def _set_limits(limits: Limits) -> None:
-    import resource
-
-    mib = 1024 * 1024
-    for name, soft, hard in (
-        ("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 5),
-        ("RLIMIT_DATA", limits.memory_mb * mib, limits.memory_mb * mib),
-        ("RLIMIT_AS", limits.address_space_mb * mib, limits.address_space_mb * mib),
-        ("RLIMIT_NPROC", limits.processes, limits.processes),
-        ("RLIMIT_FSIZE", limits.file_mb * mib, limits.file_mb * mib),
-        ("RLIMIT_NOFILE", limits.open_files, limits.open_files),
-        ("RLIMIT_CORE", 0, 0),
-    ):
-        which = getattr(resource, name)
-        _, current_hard = resource.getrlimit(which)
-        if current_hard != resource.RLIM_INFINITY:
-            hard = min(hard, current_hard)
-            soft = min(soft, hard)
-        resource.setrlimit(which, (soft, hard))
-
-
-def _no_new_privileges() -> None:
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_no_new_privs = 38
-    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-
-
-def _inner(args: argparse.Namespace, kernel: list[str]) -> None:
-    """Inside the sandbox: limits, then the unprivileged user, then the working copy, then the kernel."""
-    limits = Limits(**json.loads(args.limits))
-    _set_limits(limits)
-    if os.geteuid() == 0 and args.uid >= 0:
-        os.chown(WORK_DIR, args.uid, args.uid)
-        os.setgroups([])
-        os.setresgid(args.uid, args.uid, args.uid)
-        os.setresuid(args.uid, args.uid, args.uid)
-    _no_new_privileges()
-    try:
-        from dlcourse.grading import seccomp
-
-        seccomp.install()
-    except OSError as error:  # another machine, an old kernel: the sandbox still holds without it
-        print(f"sandbox: no seccomp filter ({error})", file=sys.stderr, flush=True)
-    os.makedirs(HOME, exist_ok=True)
-    try:
-        copy_files(FILES_DIR, WORK_DIR)
-    except OSError as error:
-        print(f"sandbox: the files of the working copy do not fit its {limits.work_mb} MiB "
-              f"({error.strerror or error})", file=sys.stderr, flush=True)
-        os._exit(FILES_DO_NOT_FIT)
-    os.chdir(WORK_DIR)
-    os.execv(kernel[0], kernel)
+    for base, dirs, files in os.walk(conn_dir):
+        for name in dirs + files:
+            os.chown(os.path.join(base, name), 0, 0, follow_symlinks=False)
+    os.chown(conn_dir, 0, 0)
+    os.chmod(conn_dir, 0o733)
+    connection = os.path.join(conn_dir, "kernel.json")
+    if os.path.exists(connection):  # the kernel reads its key from it
+        os.chown(connection, uid, uid)
+        os.chmod(connection, 0o400)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -441,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not kernel:
         raise SystemExit("sandbox: no kernel command after --")
     if args.inner:
-        _inner(args, kernel)
+        run_kernel(Limits(**json.loads(args.limits)), args.uid, kernel)
     else:
         if not args.conn_dir:
             raise SystemExit("sandbox: --conn-dir is required")

@@ -34,7 +34,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlcourse.grading.codec import CodecError, Decoder, Encoder, _torch, encode_value
+from dlcourse.grading.codec import Decoder, Encoder, encode_value
+from dlcourse.grading.codec_common import CodecError, _torch
 from dlcourse.grading.exchange import (
     decode_arguments,
     describe_error,

@@ -1,11 +1,13 @@
 """A grading worker: grades the students the runner sends it, one at a time, each in isolation.
 
-``python -m dlcourse.grading.worker --settings FILE --slot K`` reads one
-JSON task per line on stdin (``{"assignment": ..., "student": ...}``) and
-answers one JSON record per line on stdout. nbgrader is imported once per
+``python -I -m dlcourse.grading.worker --settings FILE --slot K`` reads its
+:class:`WorkerSettings` from ``FILE``, then one :class:`GradingTask` per line
+on stdin (``{"assignment": ..., "student": ...}``), and answers one
+:class:`~dlcourse.grading.journal.GradingRecord` per line on stdout (the pool,
+:mod:`~dlcourse.grading.pool`, starts it). nbgrader is imported once per
 worker; each student then goes through:
 
-1. the pre-flight check (:func:`dlcourse.grading.checks.preflight`): a
+1. the pre-flight check (:func:`dlcourse.grading.preflight_check.preflight`): a
    broken file is flagged and not graded, a repairable one is repaired (the
    original is kept under ``.dlcourse-grade/originals/``) and flagged;
 2. ``nbgrader autograde`` for this student only (through nbgrader's converter,
@@ -13,7 +15,7 @@ worker; each student then goes through:
    cells in the sandboxed student kernel, the tests in the grader's own test
    kernel, every limit); an error here fails this student, no one else;
 3. ``nbgrader generate_feedback`` for this student, without hidden tests, and a
-   scan of what the feedback shows of the test cells -- the only part the
+   scan (:mod:`~dlcourse.grading.feedback`) of what the feedback shows of the test cells -- the only part the
    grader writes -- for any line of a hidden test (if one is found the page is
    deleted and the student flagged; a student's own code is never scanned);
 4. the journal entry ``.dlcourse-grade/journal/<assignment>/<student>.json``,
@@ -26,208 +28,108 @@ with it (``bwrap --die-with-parent``).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import html
 import json
 import os
-import re
 import shutil
 import sys
 import time
 import traceback
-from html.parser import HTMLParser
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATE_DIR = ".dlcourse-grade"
-"""The runner's state inside the course: journal, originals of repaired files, logs, lock."""
+from dlcourse.grading.feedback import feedback_view, leaked_lines, secret_lines
+from dlcourse.grading.journal import STATE_DIR, GradingRecord, Status, folder_digest, write_record
+from dlcourse.grading.limits import Limits
 
 
-# ---------------------------------------------------------------- small helpers shared with the runner
-def folder_digest(folder: Path) -> str | None:
-    """SHA-256 over the names and contents of the regular files in ``folder`` (``None`` if it does not exist).
+# ---------------------------------------------------------------- what the runner sends
+@dataclass(frozen=True)
+class GradingTask:
+    """One student's submission of one assignment, to be graded (one line of JSON on the worker's stdin).
 
     Example:
-        >>> folder_digest(Path("/nonexistent")) is None
+        >>> GradingTask.from_json(GradingTask("hw03", "s001").to_json())
+        GradingTask(assignment='hw03', student='s001')
+    """
+
+    assignment: str
+    student: str
+
+    def to_json(self) -> str:
+        return json.dumps({"assignment": self.assignment, "student": self.student})
+
+    @classmethod
+    def from_json(cls, text: str) -> GradingTask:
+        data = json.loads(text)
+        if not (isinstance(data, dict) and isinstance(data.get("assignment"), str)
+                and isinstance(data.get("student"), str)):
+            raise ValueError(f"a grading task: expected {{'assignment': ..., 'student': ...}}, got {text[:200]!r}")
+        return cls(data["assignment"], data["student"])
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What every worker of a run needs: the course, the gradebook, the limits, the sandbox, each source notebook.
+
+    ``sources`` maps each assignment to its source notebook, relative to the course.
+
+    Example:
+        >>> settings = WorkerSettings(Path("/c"), "sqlite:////c/gradebook.db", Limits(), "bwrap", {"hw03": "s.ipynb"})
+        >>> WorkerSettings.from_json(settings.to_json()) == settings
         True
     """
-    if not folder.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for base, dirs, files in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(base) / name
-            if path.is_file() and not path.is_symlink():
-                digest.update(str(path.relative_to(folder)).encode() + b"\0")
-                digest.update(path.read_bytes())
-                digest.update(b"\0")
-    return digest.hexdigest()
+
+    course: Path
+    db_url: str
+    limits: Limits
+    sandbox: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"course": str(self.course), "db_url": self.db_url, "limits": self.limits.to_dict(),
+                           "sandbox": self.sandbox,
+                           "assignments": {a: {"source": source} for a, source in self.sources.items()}}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerSettings:
+        data = json.loads(text)
+        return cls(course=Path(data["course"]), db_url=data["db_url"], limits=Limits(**data["limits"]),
+                   sandbox=data["sandbox"], sources={a: info["source"] for a, info in data["assignments"].items()})
 
 
-def write_json_atomically(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON so that ``path`` holds either the old or the new content, even after a crash.
+@dataclass
+class _Findings:
+    """What grading one student has found so far; the journal record is made of it at the end."""
 
-    Example:
-        >>> write_json_atomically(Path("/tmp/dlcourse-example/record.json"), {"status": "graded"})
-        >>> json.loads(Path("/tmp/dlcourse-example/record.json").read_text())
-        {'status': 'graded'}
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def journal_path(course: Path, assignment: str, student: str) -> Path:
-    """Where the journal entry of one graded student lives.
-
-    Example:
-        >>> str(journal_path(Path("/c"), "hw03_logic_gates", "s001"))
-        '/c/.dlcourse-grade/journal/hw03_logic_gates/s001.json'
-    """
-    return course / STATE_DIR / "journal" / assignment / f"{student}.json"
-
-
-# ---------------------------------------------------------------- the feedback scan
-class _TextOfHtml(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("style", "script"):
-            self._skip += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("style", "script") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_text(page: str) -> str:
-    """The visible text of an HTML page (code included), with entities decoded.
-
-    Example:
-        >>> html_text('<p>a &lt; b</p><style>x{}</style>')
-        'a < b'
-    """
-    parser = _TextOfHtml()
-    parser.feed(page)
-    return html.unescape("".join(parser.parts))
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_TRACEBACK_PREFIX = re.compile(r"^\s*(-*>\s*)?\d+\s")
-
-
-def _normal(line: str) -> str:
-    """A line as compared by the leak scan: no colour codes, no traceback line number, spaces collapsed."""
-    line = _TRACEBACK_PREFIX.sub("", _ANSI.sub("", line))
-    return re.sub(r"\s+", " ", line).strip()
-
-
-def secret_lines(source_nb: Any) -> set[str]:
-    """Lines of the source's hidden tests that appear nowhere else in the source (normalised, 16+ characters).
-
-    A feedback page that contains one of them shows a hidden test.
-
-    Example:
-        >>> import nbformat
-        >>> cell = nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\\nassert f(3) == 27\\n### END HIDDEN TESTS")
-        >>> secret_lines(nbformat.v4.new_notebook(cells=[cell]))
-        {'assert f(3) == 27'}
-    """
-    from dlcourse.grading.preprocessors import HIDDEN_BEGIN, HIDDEN_END, strip_hidden_region
-
-    hidden, visible = set(), set()
-    for cell in source_nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if HIDDEN_BEGIN in line:
-                inside = True
-            elif HIDDEN_END in line:
-                inside = False
-            elif inside:
-                hidden.add(_normal(line))
-        visible.update(_normal(line) for line in strip_hidden_region(cell.source)[0].splitlines())
-    return {line for line in hidden - visible if len(line) >= 16}
-
-
-def leaked_lines(feedback: Any, secrets: set[str]) -> list[str]:
-    """The secret lines the feedback would show in its test cells (the part of the page the grader writes).
-
-    ``feedback`` is the autograded notebook after :class:`HideHiddenTests`.
-    The student's own cells are not scanned: a line of their code that happens
-    to equal a line of a hidden test is their code, not a leak.
-
-    Example:
-        >>> import nbformat
-        >>> cell = nbformat.v4.new_code_cell("assert f(3) == 27, 'cube'")
-        >>> cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
-        >>> leaked_lines(nbformat.v4.new_notebook(cells=[cell]), {"assert f(3) == 27, 'cube'"})
-        ["assert f(3) == 27, 'cube'"]
-    """
-    from dlcourse.grading.plan import is_test_cell
-
-    text: set[str] = set()
-    for cell in feedback.cells:
-        if not is_test_cell(cell):
-            continue
-        parts = [cell.source]
-        for output in cell.get("outputs", []):
-            parts += [output.get("text", ""), output.get("evalue", ""), *output.get("traceback", [])]
-            parts += [value for value in output.get("data", {}).values() if isinstance(value, str)]
-        for part in parts:
-            text.update(_normal(line) for line in html.unescape(str(part)).splitlines())
-    return sorted(secrets & text)
-
-
-def feedback_view(autograded: Any) -> Any:
-    """The autograded notebook as the feedback shows it: test cells without their hidden tests."""
-    import copy
-
-    from dlcourse.grading.preprocessors import HideHiddenTests
-
-    nb = copy.deepcopy(autograded)
-    hide = HideHiddenTests()
-    for index, cell in enumerate(nb.cells):
-        hide.preprocess_cell(cell, {}, index)
-    return nb
+    status: Status = "failed"
+    score: float | None = None
+    max_score: float | None = None
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    feedback: str | None = None
 
 
 # ---------------------------------------------------------------- grading one student
 class StudentGrader:
     """Grades one student at a time with nbgrader, in this process (nbgrader is imported once)."""
 
-    def __init__(self, settings: dict, slot: int) -> None:
+    def __init__(self, settings: WorkerSettings, slot: int) -> None:
         from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
         from nbgrader.preprocessors import Execute, GetGrades
         from traitlets.config.loader import PyFileConfigLoader
 
-        from dlcourse.grading.limits import Limits
-        from dlcourse.grading.preprocessors import HideHiddenTests, SanitizeSubmission
+        from dlcourse.grading.feedback import HideHiddenTests
+        from dlcourse.grading.preprocessors import SanitizeSubmission
         from dlcourse.grading.split_execute import SplitExecute
 
         self.settings = settings
-        self.course = Path(settings["course"])
+        self.course = settings.course
         self.state = self.course / STATE_DIR
-        limits = Limits(**settings["limits"])
+        limits = settings.limits
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.course)).load_config()
         config.CourseDirectory.root = str(self.course)
-        config.CourseDirectory.db_url = settings["db_url"]
+        config.CourseDirectory.db_url = settings.db_url
         chain = list(config.Autograde.get("autograde_preprocessors", [])) or None
         if chain is None:
             from nbgrader.converters import Autograde
@@ -240,7 +142,7 @@ class StudentGrader:
         self.report_path = self.state / "reports" / f"worker-{slot}.json"
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
         config.SplitExecute.limits = limits.to_dict()
-        config.SplitExecute.sandboxed = settings["sandbox"] == "bwrap"
+        config.SplitExecute.sandboxed = settings.sandbox == "bwrap"
         config.SplitExecute.source_dir = str(self.course / "solutions")
         config.SplitExecute.scratch_dir = str(self.state / "work")
         config.SplitExecute.report_path = str(self.report_path)
@@ -254,11 +156,11 @@ class StudentGrader:
 
     # -- the assignment's source
     def source(self, assignment: str) -> Any:
+        """The assignment's source notebook and the lines of its hidden tests (read once per worker)."""
         import nbformat
 
         if assignment not in self._sources:
-            info = self.settings["assignments"][assignment]
-            nb = nbformat.read(self.course / info["source"], as_version=4)
+            nb = nbformat.read(self.course / self.settings.sources[assignment], as_version=4)
             self._sources[assignment] = (nb, secret_lines(nb))
         return self._sources[assignment]
 
@@ -283,7 +185,7 @@ class StudentGrader:
     def _gradebook(self) -> Any:
         from nbgrader.api import Gradebook
 
-        return Gradebook(self.settings["db_url"], self.config.CourseDirectory.course_id or "default_course")
+        return Gradebook(self.settings.db_url, self.config.CourseDirectory.course_id or "default_course")
 
     def _score(self, assignment: str, student: str) -> tuple[float | None, float | None]:
         from nbgrader.api import MissingEntry
@@ -309,36 +211,48 @@ class StudentGrader:
             shutil.rmtree(self.course / folder / student / assignment, ignore_errors=True)
 
     # -- one student
-    def grade(self, assignment: str, student: str) -> dict:
+    def grade(self, assignment: str, student: str) -> GradingRecord:
+        """Grade one student; write the journal entry last; return it."""
         started = time.monotonic()
-        record: dict[str, Any] = {"assignment": assignment, "student": student, "status": "failed",
-                                  "graded": False, "score": None, "max_score": None, "reasons": [], "notes": [],
-                                  "feedback": None}
+        found = _Findings()
         folder = self.course / "submitted" / student / assignment
-        record["sha_in"] = folder_digest(folder)
+        sha_in = folder_digest(folder)
         try:
-            self._grade(assignment, student, folder, record)
+            self._grade(assignment, student, folder, found)
         except Exception as error:  # this student only: the next one is graded as usual
-            record["status"] = "failed"
-            record["reasons"].append(f"the grader failed: {type(error).__name__}: {error}")
+            found.status = "failed"
+            found.reasons.append(f"the grader failed: {type(error).__name__}: {error}")
             print(traceback.format_exc(), file=sys.stderr)
-        record["sha_out"] = folder_digest(folder)
-        record["seconds"] = round(time.monotonic() - started, 2)
-        record["grader_peak_mib"] = round(_peak_mib(), 1)
-        record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        write_json_atomically(journal_path(self.course, assignment, student), record)
+        record = GradingRecord(
+            assignment=assignment, student=student, status=found.status,
+            score=found.score, max_score=found.max_score, reasons=tuple(found.reasons), notes=tuple(found.notes),
+            feedback=found.feedback, sha_in=sha_in, sha_out=folder_digest(folder),
+            seconds=round(time.monotonic() - started, 2), grader_peak_mib=round(_peak_mib(), 1),
+            finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        write_record(self.course, record)
         return record
 
-    def _grade(self, assignment: str, student: str, folder: Path, record: dict) -> None:
-        import nbformat
-        from nbgrader.converters import Autograde, GenerateFeedback
-
-        from dlcourse.grading.checks import preflight
-        from dlcourse.grading.split_execute import RunReport
-
+    def _grade(self, assignment: str, student: str, folder: Path, found: _Findings) -> None:
         source, secrets = self.source(assignment)
+        if not self._preflight(assignment, student, folder, source, found):
+            self._forget_submission(assignment, student)
+            found.status = "flagged"
+            return
+        if not self._autograde(assignment, student, found):
+            found.status = "failed"
+            return
+        found.score, found.max_score = self._score(assignment, student)
+        self._feedback(assignment, student, secrets, found)
+        found.status = "flagged" if found.reasons else "graded"
+
+    def _preflight(self, assignment: str, student: str, folder: Path, source: Any, found: _Findings) -> bool:
+        """Check the submission, repair what is safe to repair; False when it cannot be graded."""
+        import nbformat
+
+        from dlcourse.grading.preflight_check import preflight
+
         check = preflight(folder, assignment, source)
-        record["reasons"] += [issue.message for issue in check.issues]
+        found.reasons += [issue.message for issue in check.issues]
         if check.repaired or check.found_name or check.drop_timestamp:
             self._keep_original(folder, assignment, student)
             if check.notebook is not None:
@@ -347,38 +261,45 @@ class StudentGrader:
                 nbformat.write(check.notebook, str(folder / f"{assignment}.ipynb"))
             if check.drop_timestamp:
                 (folder / "timestamp.txt").unlink()
-        if check.fatal:
-            self._forget_submission(assignment, student)
-            record["status"] = "flagged"
-            return
+        return not check.fatal
+
+    def _autograde(self, assignment: str, student: str, found: _Findings) -> bool:
+        """``nbgrader autograde`` this student (two kernels, every limit); False when it failed."""
+        from nbgrader.converters import Autograde
+
+        from dlcourse.grading.run_report import RunReport
+
         self.report_path.unlink(missing_ok=True)
         result = self._run(Autograde, assignment, student)
         reports = [RunReport.from_json(self.report_path.read_text())] if self.report_path.is_file() else []
         for report in reports:
-            record["reasons"] += [flag.message for flag in report.flags]
-            record["notes"] += report.notes
+            found.reasons += [flag.message for flag in report.flags]
+            found.notes += report.notes
+        if result.get("success"):
+            return True
         grader_errors = [r.grader_error for r in reports if r.grader_error]
-        if not result.get("success"):
-            record["status"] = "failed"
-            detail = grader_errors[0] if grader_errors else _last_error(result)
-            record["reasons"].append(f"nbgrader autograde failed: {detail}")
-            return
-        record["score"], record["max_score"] = self._score(assignment, student)
-        record["graded"] = record["score"] is not None
+        detail = grader_errors[0] if grader_errors else _last_error(result)
+        found.reasons.append(f"nbgrader autograde failed: {detail}")
+        return False
+
+    def _feedback(self, assignment: str, student: str, secrets: set[str], found: _Findings) -> None:
+        """``nbgrader generate_feedback``, then withhold the page if it would show a line of a hidden test."""
+        import nbformat
+        from nbgrader.converters import GenerateFeedback
+
         feedback = self._run(GenerateFeedback, assignment, student)
         page = self.course / "feedback" / student / assignment / f"{assignment}.html"
         if not feedback.get("success") or not page.is_file():
-            record["reasons"].append(f"no feedback page: {_last_error(feedback)}")
+            found.reasons.append(f"no feedback page: {_last_error(feedback)}")
+            return
+        autograded = nbformat.read(self.course / "autograded" / student / assignment / f"{assignment}.ipynb",
+                                   as_version=4)
+        leaks = leaked_lines(feedback_view(autograded), secrets)
+        if leaks:
+            page.unlink()
+            found.reasons.append(f"feedback withheld: it would show {len(leaks)} line(s) of hidden tests")
         else:
-            autograded = nbformat.read(self.course / "autograded" / student / assignment / f"{assignment}.ipynb",
-                                       as_version=4)
-            leaks = leaked_lines(feedback_view(autograded), secrets)
-            if leaks:
-                page.unlink()
-                record["reasons"].append(f"feedback withheld: it would show {len(leaks)} line(s) of hidden tests")
-            else:
-                record["feedback"] = str(page.relative_to(self.course))
-        record["status"] = "flagged" if record["reasons"] else "graded"
+            found.feedback = str(page.relative_to(self.course))
 
     def _keep_original(self, folder: Path, assignment: str, student: str) -> None:
         keep = self.state / "originals" / assignment / student
@@ -414,16 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(args.parent)
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever nbgrader prints goes to the log, not into the answers
-    settings = json.loads(Path(args.settings).read_text())
-    os.chdir(settings["course"])
+    settings = WorkerSettings.from_json(Path(args.settings).read_text())
+    os.chdir(settings.course)
     grader = StudentGrader(settings, args.slot)
     answers.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
-        task = json.loads(line)
-        record = grader.grade(task["assignment"], task["student"])
-        answers.write(json.dumps(record) + "\n")
+        task = GradingTask.from_json(line)
+        answers.write(grader.grade(task.assignment, task.student).to_json() + "\n")
     return 0
 
 

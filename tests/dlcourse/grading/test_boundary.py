@@ -27,10 +27,14 @@ import torch
 from torch import nn
 
 from course_utils.checks_torch import ForwardRecorder
-from dlcourse.grading.codec import CodecError, Decoder, Encoder, apply_update, decode_value, encode_value
+from dlcourse.grading.codec import Decoder, Encoder, decode_value, encode_value
+from dlcourse.grading.codec_common import CodecError
+from dlcourse.grading.codec_updates import apply_update
 from dlcourse.grading.exchange import describe_error, raised_error
-from dlcourse.grading.harness import Harness, StudentCodeError, StudentFunction, StudentObject, library_name
-from dlcourse.grading.plan import lint_split, plan_notebook
+from dlcourse.grading.harness import Harness, library_name
+from dlcourse.grading.harness_proxies import StudentCodeError, StudentFunction, StudentObject
+from dlcourse.grading.lint import lint_split
+from dlcourse.grading.plan import plan_notebook
 from dlcourse.grading.rpc import Channel, PeerTimeout, ProtocolError
 from dlcourse.grading.subject import Subject
 from tests.conftest import ROOT

@@ -20,16 +20,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse.grading import checks
-from dlcourse.grading.checks import (
-    MAX_DEPTH,
-    check_metadata,
-    check_timestamp,
-    find_module_files,
-    preflight,
-    read_submission,
-    shadowed_module_names,
-)
+from dlcourse.grading import notebook_file, preflight_check
+from dlcourse.grading.issues import Issue
+from dlcourse.grading.metadata import check_metadata
+from dlcourse.grading.module_names import find_module_files, shadowed_module_names
+from dlcourse.grading.notebook_file import MAX_DEPTH, read_submission
+from dlcourse.grading.preflight_check import check_timestamp, preflight
 
 from .cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled
 
@@ -219,7 +215,7 @@ def test_unforeseen_errors_become_the_fatal_issue_unreadable(tmp_path, monkeypat
     def broken(*args):
         raise KeyError("grade")
 
-    monkeypatch.setattr(checks, "check_metadata", broken)
+    monkeypatch.setattr(preflight_check, "check_metadata", broken)
     result = preflight(tmp_path, ASSIGNMENT, SOURCE_NB)
     assert [i.code for i in result.issues] == ["unreadable"] and result.fatal and result.notebook is None
     assert "KeyError in broken" in result.issues[0].message and "look at the submission by hand" in \
@@ -228,7 +224,7 @@ def test_unforeseen_errors_become_the_fatal_issue_unreadable(tmp_path, monkeypat
 
 def test_a_failing_module_scan_is_the_fatal_issue_unreadable(tmp_path, monkeypatch):
     _write(tmp_path, filled())
-    monkeypatch.setattr(checks, "find_module_files", lambda folder: [][1])
+    monkeypatch.setattr(preflight_check, "find_module_files", lambda folder: [][1])
     result = preflight(tmp_path, ASSIGNMENT, SOURCE_NB)
     assert [i.code for i in result.issues] == ["unreadable"] and result.notebook is None
     assert "IndexError" in result.issues[0].message
@@ -242,7 +238,7 @@ def test_memory_and_recursion_errors_while_reading_are_fatal_issues(tmp_path, mo
     def parse(raw: bytes):
         raise error
 
-    monkeypatch.setattr(checks, "_parse_notebook_json", parse)
+    monkeypatch.setattr(notebook_file, "_parse_notebook_json", parse)
     nb, issue = read_submission(_write(tmp_path, filled()) / NOTEBOOK)
     assert nb is None and issue.fatal and issue.code == code and words in issue.message
 
@@ -381,7 +377,7 @@ def test_random_damage_is_read_or_flagged_within_a_second(tmp_path, warm, number
     result = preflight(_write(tmp_path, data), ASSIGNMENT, SOURCE_NB)
     seconds = time.perf_counter() - started
     assert seconds < 1, f"mutation {number} took {seconds:.2f} s"
-    assert all(isinstance(issue, checks.Issue) and issue.message for issue in result.issues)
+    assert all(isinstance(issue, Issue) and issue.message for issue in result.issues)
     assert not [issue for issue in result.issues if issue.code == "unreadable"], result.issues  # no catch-all
     assert (result.notebook is None) == result.fatal
     if result.notebook is not None and result.repaired:

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from dlcourse.grading import resources
+from dlcourse.grading import cgroup_hierarchy, cgroups, process_monitor, process_table, resource_budget, resources
+from dlcourse.grading.cgroups import Cgroup2
+from dlcourse.grading.resource_budget import Usage, amounts
 from dlcourse.grading.resources import (
     Budget,
     ResourceGroup,
@@ -208,10 +210,11 @@ def test_budget_says_what_it_expected():
 
 
 def test_docstring_examples_and_amounts():
-    assert doctest.testmod(resources, optionflags=doctest.ELLIPSIS).failed == 0
-    assert resources._amounts(3174.4, 3072, "MiB") == ("3.1 GiB", "3 GiB")
-    assert resources._amounts(600.4, 600, "MiB") == ("600.4 MiB", "600 MiB")
-    assert resources._amounts(1.02, 1, "s") == ("1.02 s", "1 s")
+    for module in (resources, resource_budget, cgroup_hierarchy, cgroups, process_table, process_monitor):
+        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
+    assert amounts(3174.4, 3072, "MiB") == ("3.1 GiB", "3 GiB")
+    assert amounts(600.4, 600, "MiB") == ("600.4 MiB", "600 MiB")
+    assert amounts(1.02, 1, "s") == ("1.02 s", "1 s")
 
 
 def test_cgroups_are_found_where_a_container_mounts_them():
@@ -220,15 +223,15 @@ def test_cgroups_are_found_where_a_container_mounts_them():
                  "36 31 0:33 /docker/abc /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
                  "40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
                  "41 23 0:38 / /sys/fs/cgroup/my\\040v2 rw shared:9 - cgroup2 cgroup2 rw,nsdelegate\n")
-    mounts = resources._parse_mounts(mountinfo)
+    mounts = cgroup_hierarchy.parse_mounts(mountinfo)
     assert [(m.version, sorted(m.controllers)) for m in mounts] == [
         (1, ["memory"]), (1, ["cpu", "cpuacct"]), (1, []), (2, [])]
-    membership = resources._parse_membership("5:memory:/docker/abc/kernel\n3:cpu,cpuacct:/docker/abc\n0::/x\n")
+    membership = cgroup_hierarchy.parse_membership("5:memory:/docker/abc/kernel\n3:cpu,cpuacct:/docker/abc\n0::/x\n")
     assert membership.v2 == "/x" and membership.v1[1] == (frozenset({"cpu", "cpuacct"}), "/docker/abc")
-    assert resources._directory(mounts[0], "/docker/abc/kernel") == Path("/sys/fs/cgroup/memory/kernel")
-    assert resources._directory(mounts[1], "/docker/abc") == Path("/sys/fs/cgroup/cpu,cpuacct")
-    assert resources._directory(mounts[0], "/docker/other") is None
-    assert resources._directory(mounts[3], "/../elsewhere") is None
+    assert cgroup_hierarchy.directory_in(mounts[0], "/docker/abc/kernel") == Path("/sys/fs/cgroup/memory/kernel")
+    assert cgroup_hierarchy.directory_in(mounts[1], "/docker/abc") == Path("/sys/fs/cgroup/cpu,cpuacct")
+    assert cgroup_hierarchy.directory_in(mounts[0], "/docker/other") is None
+    assert cgroup_hierarchy.directory_in(mounts[3], "/../elsewhere") is None
     assert mounts[3].point == Path("/sys/fs/cgroup/my v2")
 
 
@@ -240,9 +243,9 @@ def test_cgroup2_files_are_read_as_the_kernel_writes_them(tmp_path):
              "cgroup.procs": "12\n34\n"}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    backend = resources._Cgroup2((tmp_path,), "cgroup v2 (a copy)")
+    backend = Cgroup2((tmp_path,), "cgroup v2 (a copy)")
     group = ResourceGroup("fake", Budget(memory_mb=600, processes=7, cpu_seconds=2), backend)
-    assert group.usage() == resources.Usage(memory_mb=100.0, processes=7, cpu_seconds=2.5)
+    assert group.usage() == Usage(memory_mb=100.0, processes=7, cpu_seconds=2.5)
     assert backend.members() == {12, 34}
     assert group.exceeded() == (
         "the sandbox reached its 600 MiB memory limit and the kernel's OOM killer stopped 2 of its processes; "

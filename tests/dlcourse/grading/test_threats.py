@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse.grading.worker import html_text, secret_lines
+from dlcourse.grading.feedback import html_text, secret_lines
 
 from .cases import (
     ASSIGNMENT,

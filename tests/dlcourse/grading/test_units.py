@@ -12,19 +12,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlcourse.grading.checks import (
-    check_metadata,
-    find_notebook,
-    lint_test_cells,
-    preflight,
-    read_submission,
-)
+from dlcourse.grading.feedback import HideHiddenTests, feedback_view, leaked_lines, secret_lines, strip_hidden_region
 from dlcourse.grading.intake import detect_layout, intake, is_valid_student_id
+from dlcourse.grading.journal import folder_digest
 from dlcourse.grading.limits import Limits
-from dlcourse.grading.preprocessors import HideHiddenTests, strip_hidden_region
+from dlcourse.grading.lint import lint_test_cells
+from dlcourse.grading.metadata import check_metadata
+from dlcourse.grading.notebook_file import read_submission
+from dlcourse.grading.preflight_check import find_notebook, preflight
 from dlcourse.grading.runner import worker_db_url
 from dlcourse.grading.sandbox import FILES_DIR, RPC_DIR, WORK_DIR, _parent_folders, bwrap_command, describe_exit
-from dlcourse.grading.worker import feedback_view, folder_digest, leaked_lines, secret_lines
 from tests.conftest import ROOT
 
 from .cases import ASSIGNMENT, NOTEBOOK, SOURCE, blank, cell_index, filled

@@ -11,40 +11,21 @@ is ever downloaded.
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import LECTURES, ROOT
+from tests.support.jupyter_browser import ARTIFACTS, headless_chromium, jupyter_lab, new_page, require_chromium
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "artifacts" / "screenshots"
 RUN_TIMEOUT_MS = 300_000
 CHANGE_TIMEOUT_S = 60.0
 READY_TIMEOUT_MS = 180_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
-if not Path(CHROMIUM).is_file():  # scripts/test.sh installs it; fail loudly rather than skip silently in CI
-    if os.environ.get("CI"):
-        raise RuntimeError(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+playwright_sync = require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -52,66 +33,21 @@ def server(tmp_path_factory):
     """A Jupyter server on 127.0.0.1 with a token, serving a copy of the lectures."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
-    port, token = _free_port(), secrets.token_hex(16)
-    settings = root / ".lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    # No "get notified about Jupyter news?" toast: it would cover the widgets in screenshots.
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     # Render every cell (no virtual scrolling), so that every widget is in the page to find and scroll to.
-    tracker = root / ".lab-settings" / "@jupyterlab" / "notebook-extension"
-    tracker.mkdir(parents=True)
-    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    log = open(root / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True", "--JupyterNotebookApp.expose_app_in_browser=True",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                log_tail = (root / "server.log").read_text()[-3000:]
-                raise RuntimeError("Jupyter server did not start:\n" + log_tail) from None
-            time.sleep(0.5)
-    yield {"base": base, "token": token, "root": root}
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with jupyter_lab(root, {"@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"}}) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        )
+    with headless_chromium() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
+    with new_page(browser) as page:
+        yield page
 
 
 # JavaScript run in the page, against the app that expose_app_in_browser puts on window.jupyterapp.
@@ -253,7 +189,7 @@ def check_widgets(page, name: str) -> int:
 
 @pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
 def test_lecture_in_jupyterlab(server, page, lecture):
-    url = f"{server['base']}/lab/tree/notebooks/{lecture.name}?token={server['token']}"
+    url = server.url(f"lab/tree/notebooks/{lecture.name}")
     run_all_cells(page, url, lecture.stem)
     try:
         assert_no_errors(page, lecture.stem)
@@ -264,7 +200,7 @@ def test_lecture_in_jupyterlab(server, page, lecture):
 
 def test_notebook7_interface(server, page):
     lecture = ROOT / "notebooks" / "03_logic_gates.ipynb"
-    url = f"{server['base']}/notebooks/notebooks/{lecture.name}?token={server['token']}"
+    url = server.url(f"notebooks/notebooks/{lecture.name}")
     run_all_cells(page, url, "nb7_" + lecture.stem)
     try:
         assert_no_errors(page, "nb7_" + lecture.stem)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import doctest
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_utils.widgets import approximation
 from course_utils.widgets.approximation import (
     DOMAIN,
     TARGETS,
@@ -18,11 +15,6 @@ from course_utils.widgets.approximation import (
     network_output,
 )
 from course_utils.widgets.maths import sigmoid
-
-
-def test_docstring_examples():
-    failed, _ = doctest.testmod(approximation, optionflags=doctest.ELLIPSIS)
-    assert failed == 0
 
 
 @pytest.mark.parametrize("n_bumps", [1, 3, 17])

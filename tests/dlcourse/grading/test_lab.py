@@ -11,21 +11,20 @@ the Validate button. Screenshots go to ``artifacts/screenshots/``.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.course.test_browser import ARTIFACTS, _free_port, browser, page  # noqa: F401 - fixtures reused
+from tests.support.jupyter_browser import ARTIFACTS, headless_chromium, jupyter_lab, new_page, require_chromium
 
 from .cases import ASSIGNMENT, NOTEBOOK
 from .cases.harness import make_course
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+require_chromium()
 
 PLUGINS = ["@jupyter/nbgrader:menu", "@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
            "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list",
@@ -48,51 +47,33 @@ def lab(tmp_path_factory):
     done = subprocess.run([sys.executable, "-m", "dlcourse", "release", ASSIGNMENT], cwd=course,
                           capture_output=True, text=True, env=nbgrader_env())
     assert done.returncode == 0, done.stdout + done.stderr
-    port, token = _free_port(), secrets.token_hex(16)
-    settings = course / ".lab-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-    env = {**nbgrader_env(), "JUPYTER_CONFIG_DIR": str(course / ".jupyter"),
-           "JUPYTER_RUNTIME_DIR": str(course / ".runtime"), "JUPYTERLAB_SETTINGS_DIR": str(course / ".lab-settings")}
-    log = open(course / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2).read()
-            break
-        except OSError as error:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("JupyterLab did not start:\n" + (course / "server.log").read_text()[-3000:]) \
-                    from error
-            time.sleep(0.5)
-    yield {"base": base, "token": token, "course": course}
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with jupyter_lab(course) as server:
+        yield server
 
 
-def _open(page, lab, path: str = "") -> None:  # noqa: F811 - page is the fixture from test_browser
-    page.goto(f"{lab['base']}/lab{'/tree/' + path if path else ''}?token={lab['token']}")
+@pytest.fixture(scope="module")
+def browser():
+    with headless_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser):
+    with new_page(browser) as page:
+        yield page
+
+
+def _open(page, lab, path: str = "") -> None:
+    page.goto(lab.url("lab" + ("/tree/" + path if path else "")))
     page.wait_for_function(JS_APP_READY, timeout=90_000, polling=500)
 
 
-def _shot(page, name: str) -> None:  # noqa: F811
+def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"nbgrader_{name}.png"))
 
 
-def test_nbgrader_extension_loads_in_the_course_jupyterlab(lab, page):  # noqa: F811
+def test_nbgrader_extension_loads_in_the_course_jupyterlab(lab, page):
     _open(page, lab)
     state = page.evaluate("(ids) => ids.map(id => [id, window.jupyterapp.hasPlugin(id), "
                           "window.jupyterapp.isPluginActivated(id)])", PLUGINS)
@@ -106,7 +87,7 @@ def test_nbgrader_extension_loads_in_the_course_jupyterlab(lab, page):  # noqa: 
     assert listing and "OK" in listing[0] and "X" not in listing[0].split("enabled")[-1], listing
 
 
-def test_formgrader_lists_the_released_assignment(lab, page):  # noqa: F811
+def test_formgrader_lists_the_released_assignment(lab, page):
     _open(page, lab)
     page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-formgrader')")
     iframe = page.wait_for_selector('iframe[src*="formgrader"]', timeout=120_000)
@@ -116,7 +97,7 @@ def test_formgrader_lists_the_released_assignment(lab, page):  # noqa: F811
     _shot(page, "formgrader")
 
 
-def test_create_assignment_shows_the_cell_toolbar_on_the_source(lab, page):  # noqa: F811
+def test_create_assignment_shows_the_cell_toolbar_on_the_source(lab, page):
     _open(page, lab, f"solutions/{ASSIGNMENT}/{NOTEBOOK}")
     page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
     page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-create-assignment')")
@@ -126,9 +107,9 @@ def test_create_assignment_shows_the_cell_toolbar_on_the_source(lab, page):  # n
     _shot(page, "create_assignment")
 
 
-def test_student_version_has_the_validate_button(lab, page):  # noqa: F811
+def test_student_version_has_the_validate_button(lab, page):
     path = Path("assignments") / ASSIGNMENT / NOTEBOOK
-    assert (lab["course"] / path).is_file()
+    assert (lab.root / path).is_file()
     _open(page, lab, str(path))
     page.wait_for_function(JS_NOTEBOOK_READY, timeout=90_000, polling=500)
     page.get_by_role("button", name="Validate").first.wait_for(timeout=30_000)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import nbformat
 import pytest
 
 from dlcourse.nbgrader_run import nbgrader_env
+from tests.support.network import free_port
 
 from .cases import ASSIGNMENT, PARTIAL, filled, points
 from .cases.harness import Results, grade, make_course
@@ -32,12 +32,6 @@ def _postgres_bin() -> Path | None:
         return Path(os.environ["PG_BIN"])
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]), reverse=True)
     return found[0].parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +48,7 @@ def postgres():
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         shutil.chown(folder, "postgres", "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
 
     def run(*command: str) -> None:
         done = subprocess.run([*as_postgres, *command], capture_output=True, text=True, cwd=folder)

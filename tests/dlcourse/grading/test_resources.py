@@ -8,7 +8,6 @@ cgroup tests skip and say why.
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from dlcourse.grading import cgroup_hierarchy, cgroups, process_monitor, process_table, resource_budget, resources
+from dlcourse.grading import cgroup_hierarchy
 from dlcourse.grading.cgroups import Cgroup2
 from dlcourse.grading.resource_budget import Usage, amounts
 from dlcourse.grading.resources import (
@@ -209,9 +208,7 @@ def test_budget_says_what_it_expected():
         ResourceGroup.create(_name(), LARGE, mechanism="cgroup3")
 
 
-def test_docstring_examples_and_amounts():
-    for module in (resources, resource_budget, cgroup_hierarchy, cgroups, process_table, process_monitor):
-        assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0, module.__name__
+def test_amounts():
     assert amounts(3174.4, 3072, "MiB") == ("3.1 GiB", "3 GiB")
     assert amounts(600.4, 600, "MiB") == ("600.4 MiB", "600 MiB")
     assert amounts(1.02, 1, "s") == ("1.02 s", "1 s")

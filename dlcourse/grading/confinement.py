@@ -80,7 +80,6 @@ def set_rlimits(limits: Limits) -> None:
         resource.setrlimit(which, (soft, hard))
 
 
-
 def no_new_privileges() -> None:
     """``PR_SET_NO_NEW_PRIVS``: nothing this process execs can gain privileges (set-user-ID, capabilities)."""
     import ctypes
@@ -89,7 +88,6 @@ def no_new_privileges() -> None:
     pr_set_no_new_privs = 38
     if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-
 
 
 def become_user(uid: int) -> None:

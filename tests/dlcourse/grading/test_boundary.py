@@ -589,10 +589,10 @@ def test_the_plan_sends_test_cells_to_the_test_kernel_and_answers_to_the_student
     source = nbformat.read(ROOT / "solutions" / "hw08_pytorch_mlp" / "hw08_pytorch_mlp.ipynb", as_version=4)
     plan = plan_notebook(source)
     roles = collections.Counter(cell.role for cell in plan.cells)
-    assert roles["test"] == 12 and roles["answer"] == 6 and roles["student"] == 1  # the experiment cell
-    assert plan.needs("test_train_model_visible") == ["build_mlp", "train_model"]
-    assert all(source.cells[i].metadata.get("nbgrader", {}).get("solution") is not True
-               for i in plan.shared_before("test_predict_proba_hidden"))
+    assert roles["test"] == 10 and roles["answer"] == 5 and roles["student"] == 1  # the experiment cell
+    assert plan.needs("test_train_for_task_visible") == ["train_for_task"]
+    shared = plan.shared_before("test_fit_tabular_heldout")
+    assert shared and all(source.cells[i].metadata.get("nbgrader", {}).get("solution") is not True for i in shared)
 
 
 def test_every_assignment_passes_the_split_lint():

@@ -216,8 +216,8 @@ class XorTrainer:
                               linewidths=1.5, linestyles=style, zorder=4)
         _scatter_classes(ax_in, XOR_X, labels)
         ax_in.plot([], [], "k-", label="output = 0.5")
-        ax_in.plot([], [], color=CLASS_COLORS[2], linestyle="--", label="hidden units = 0.5")
-        ax_in.legend(loc="upper center", fontsize=8, ncol=2)
+        for j, style in zip(range(2), ("--", ":")):
+            ax_in.plot([], [], color=CLASS_COLORS[2], linestyle=style, label=f"hidden unit {j + 1} = 0.5")
         ax_in.set(title=f"Input space (accuracy {state.accuracy:.0%})", xlabel="$x^1$", ylabel="$x^2$",
                   xlim=(-0.5, 1.5), ylim=(-0.5, 1.5))
 
@@ -235,9 +235,8 @@ class XorTrainer:
             ax_hid.plot(h, -(w2[0] * h + b2) / w2[1], "k-", label="output = 0.5")
         elif abs(w2[0]) > 1e-12:
             ax_hid.axvline(-b2 / w2[0], color="k", label="output = 0.5")
-        ax_hid.legend(loc="upper center", fontsize=8, ncol=3)
         ax_hid.set(title="Hidden space (grid: the input plane, bent)", xlabel="$h_1$", ylabel="$h_2$",
-                   xlim=(-0.05, 1.05), ylim=(-0.05, 1.25))
+                   xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
 
         # Loss curve.
         ax_loss.plot(np.arange(len(self.loss_history)), self.loss_history, color=CLASS_COLORS[0])
@@ -245,7 +244,11 @@ class XorTrainer:
                           f"step {state.steps}: {state.forward_passes} forward passes for gradients",
                     xlabel="gradient step", ylabel="mean squared error", ylim=(0, max(0.3, max(self.loss_history))))
         ax_loss.title.set_fontsize(10)
-        fig.subplots_adjust(wspace=0.3)
+        # One legend for both planes, below the panels: a legend inside would cover the coloured field and lines.
+        fig.subplots_adjust(wspace=0.3, bottom=0.24)
+        handles, names = ax_in.get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=len(names), fontsize=9,
+                   frameon=False)
         return fig
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import ListedColormap, to_rgb
 
 # Colour-blind-safe colours (Okabe & Ito), class 0 first.
 CLASS_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -211,6 +211,14 @@ def plot_training_curves(
     return axes
 
 
+def _class_tint(label: int) -> tuple[float, float, float]:
+    """The light tint of class ``label``'s colour that a truth table's output cell gets (30 % colour, 70 % white)."""
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < 0:
+        raise ValueError(f"label must be a class index (a non-negative int), got {label!r}")
+    r, g, b = to_rgb(CLASS_COLORS[int(label) % len(CLASS_COLORS)])
+    return (0.7 + 0.3 * r, 0.7 + 0.3 * g, 0.7 + 0.3 * b)
+
+
 def plot_truth_table(
     inputs: Any,
     outputs: Any,
@@ -220,6 +228,9 @@ def plot_truth_table(
     ax: Axes | None = None,
 ) -> Axes:
     """Draw a truth table: one row per input combination, the output column highlighted.
+
+    An output cell is tinted with its class colour, as :func:`plot_decision_boundary` draws that class
+    (0: blue, 1: orange), so a table next to a decision plot reads with the same colours.
 
     Example:
         >>> ax = plot_truth_table([[0, 0], [0, 1], [1, 0], [1, 1]], [0, 0, 0, 1], title="AND")
@@ -240,7 +251,7 @@ def plot_truth_table(
         if row == 0:
             cell.set_facecolor("#dddddd")
         elif col == inputs.shape[1]:
-            cell.set_facecolor("#f4cccc" if float(outputs[row - 1]) == 0 else "#cfe2f3")
+            cell.set_facecolor(_class_tint(0 if float(outputs[row - 1]) == 0 else 1))
     ax.axis("off")
     ax.set_title(title)
     return ax

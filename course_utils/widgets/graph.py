@@ -3,7 +3,7 @@
 :class:`SmallGraph` evaluates a graph of :class:`GraphNode` objects forward
 (every node's value) and backward (d output / d node for every node, the
 contributions of several consumers summed); :func:`draw_graph` draws it with
-the values in green above each node and the gradients in red below, as on the
+the values in green above each node and the gradients in orange below, as on the
 slides. This is plumbing for the pictures of lecture 06 and its
 :mod:`backprop stepper <course_utils.widgets.backprop>`: the autograd engine the
 course teaches is written in the lecture notebook itself.
@@ -30,7 +30,7 @@ from course_utils.widgets.maths import sigmoid, sigmoid_derivative, tanh_derivat
 __all__ = ["GraphNode", "SmallGraph", "draw_graph", "format_number", "sigmoid_neuron_graph", "sum_times_graph"]
 
 VALUE_COLOR = "#009E73"      # green: values (forward pass), as on the slides
-GRAD_COLOR = "#D55E00"       # red: gradients (backward pass)
+GRAD_COLOR = "#D55E00"       # orange (vermillion): gradients (backward pass)
 CURRENT_COLOR = "#E69F00"    # ring around the node the last step touched
 
 
@@ -186,7 +186,7 @@ def draw_graph(
     highlight: str | None = None,
     output_name: str | None = None,
 ) -> Axes:
-    """Draw ``graph``: each node with its value (green, above) and gradient (red, below) where given.
+    """Draw ``graph``: each node with its value (green, above) and gradient (orange, below) where given.
 
     ``values`` and ``grads`` may hold only some nodes (the ones revealed so
     far); ``highlight`` rings one node. Returns the Axes.
@@ -243,7 +243,7 @@ def draw_graph(
     ax.grid(False)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_xlabel(f"green: value of the node (forward)    red: d{out}/d(node) (backward)", fontsize=9)
+    ax.set_xlabel(f"green: value of the node (forward)    orange: d{out}/d(node) (backward)", fontsize=9)
     if title:
         ax.set_title(title)
     return ax

@@ -11,6 +11,7 @@ from course_utils import (
     use_course_style,
 )
 from course_utils.data import boolean_points, make_moons
+from course_utils.plotting import _class_tint
 
 
 def _labelled(ax):
@@ -80,6 +81,19 @@ def test_truth_table():
         plot_truth_table(boolean_points(), [0, 1])
     with pytest.raises(ValueError, match="input_names"):
         plot_truth_table(boolean_points(), [0, 0, 0, 1], input_names=("a",))
+
+
+def test_truth_table_colours_match_the_decision_plot():
+    """Output 0 is tinted like class 0 (blue) and output 1 like class 1 (orange) of plot_decision_boundary."""
+    ax = plot_truth_table(boolean_points(), [0, 0, 0, 1])
+    cells = ax.tables[0].get_celld()
+    output_col = 2
+    for row, label in zip(range(1, 5), [0, 0, 0, 1]):
+        assert np.allclose(cells[row, output_col].get_facecolor()[:3], _class_tint(label))
+    blue, orange = _class_tint(0), _class_tint(1)
+    assert blue[2] > blue[0] and orange[0] > orange[2], "class 0 is bluish, class 1 orange"
+    with pytest.raises(ValueError, match="class index"):
+        _class_tint(-1)
 
 
 def test_style_applies():

@@ -76,6 +76,22 @@ def test_bad_input_says_what_was_expected(call, message):
         call()
 
 
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("n_bumps", [1, 5, 10, 60])
+def test_error_legend_leaves_the_data_visible(target, n_bumps):
+    """The error panel's legend sits above every point of the error curve that lies under it."""
+    model = BumpApproximation(target, n_bumps=n_bumps)
+    fig = model.figure()
+    try:
+        err_ax = fig.axes[1]
+        fig.canvas.draw()
+        box = err_ax.get_legend().get_window_extent().transformed(err_ax.transData.inverted())
+        under = (model.x >= box.x0) & (model.x <= box.x1)
+        assert model.errors()[under].max(initial=0.0) < box.y0, "the legend covers part of the error curve"
+    finally:
+        plt.close(fig)
+
+
 @pytest.mark.parametrize("n_bumps", [3, 30])
 def test_figure_has_titles_labels_and_legends(n_bumps):
     fig = BumpApproximation("|x|", n_bumps=n_bumps).figure()

@@ -14,13 +14,18 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    GetGrades,
     IgnorePattern,
     LimitOutput,
     SaveAutoGrades,
 )
 
-from dlcourse.grading import HideHiddenTests, SanitizeSubmission, SplitExecute, StderrIsNotFailure
+from dlcourse.grading import (
+    GetGradesMarkingPending,
+    HideHiddenTests,
+    SanitizeSubmission,
+    SplitExecute,
+    StderrIsNotFailure,
+)
 from dlcourse.grading.sandbox import sandbox_problem
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -59,4 +64,6 @@ c.Autograde.autograde_preprocessors = [
     CheckCellMetadata,
 ]
 # Feedback never shows the hidden tests, nor the tracebacks that would quote them (nbgrader #917, #1363).
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeSubmission, CSSHTMLHeaderPreprocessor]
+# An answer graded by hand that no one has graded yet says so, instead of showing a bare 0.
+c.GenerateFeedback.preprocessors = [GetGradesMarkingPending, HideHiddenTests, SanitizeSubmission,
+                                    CSSHTMLHeaderPreprocessor]

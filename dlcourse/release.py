@@ -44,11 +44,28 @@ def release_assignments(root: Path, ids: Sequence[str] | None = None, output: Pa
             try:
                 run_nbgrader(["generate_assignment", assignment, "--force", "--log-level=WARN", *extra], cwd=root)
             except NbgraderFailed as error:
-                raise ReleaseError(f"dlcourse release: {assignment}: {error}") from None
+                raise ReleaseError(release_failure(assignment, str(error))) from None
             for notebook in sorted((release_dir / assignment).glob("*.ipynb")):
                 check_badge(notebook, f"assignments/{assignment}/{notebook.name}")
                 written.append(notebook)
     return written
+
+
+def release_failure(assignment: str, nbgrader_output: str) -> str:
+    """The message for a failed ``generate_assignment``, with the way out where the cause is known.
+
+    Example:
+        >>> print(release_failure("hw01", "RuntimeError: Cannot add or remove cells for notebook 'hw01' because "
+        ...                       "there are submissions associated with it").splitlines()[0])
+        dlcourse release: hw01: the gradebook already holds graded submissions of hw01, and nbgrader refuses to add
+    """
+    if "because there are submissions associated with it" in nbgrader_output:
+        return (f"dlcourse release: {assignment}: the gradebook already holds graded submissions of {assignment}, "
+                "and nbgrader refuses to add\nor remove cells of a graded assignment (it has removed the student "
+                f"version: `git checkout assignments/{assignment}`\nrestores it). Release the changed notebook under "
+                "a new assignment id or, if those grades are only trials, remove them\n"
+                f"(`nbgrader db assignment remove {assignment} --force`) and release again.")
+    return f"dlcourse release: {assignment}: {nbgrader_output}"
 
 
 def check_badge(notebook: Path, published_path: str) -> None:

@@ -27,7 +27,8 @@ One concept per module, in the order a run meets them:
   driving a kernel: :mod:`~dlcourse.grading.kernels`, :mod:`~dlcourse.grading.kernel_pair`,
   :mod:`~dlcourse.grading.kernel_driver`, :mod:`~dlcourse.grading.outputs` (what of its messages becomes
   output);
-- feedback: :mod:`~dlcourse.grading.feedback` (hidden tests hidden, and the leak scan) and
+- feedback: :mod:`~dlcourse.grading.feedback` (hidden tests hidden, and the leak scan),
+  :mod:`~dlcourse.grading.pending` (answers graded by hand that wait for a person say so) and
   :mod:`~dlcourse.grading.preprocessors` (stderr is not a failure; script in markdown escaped).
 
 Names are imported lazily: the kernel-side modules (subject, harness, sandbox) must not pull nbgrader in.
@@ -45,6 +46,7 @@ from typing import Any
 
 _PUBLIC = {
     "dlcourse.grading.feedback": ["HideHiddenTests"],
+    "dlcourse.grading.pending": ["GetGradesMarkingPending"],
     "dlcourse.grading.preprocessors": ["SanitizeSubmission", "StderrIsNotFailure"],
     "dlcourse.grading.split_execute": ["SplitExecute"],
     "dlcourse.grading.limits": ["Limits"],

@@ -116,10 +116,11 @@ class StudentGrader:
 
     def __init__(self, settings: WorkerSettings, slot: int) -> None:
         from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-        from nbgrader.preprocessors import Execute, GetGrades
+        from nbgrader.preprocessors import Execute
         from traitlets.config.loader import PyFileConfigLoader
 
         from dlcourse.grading.feedback import HideHiddenTests
+        from dlcourse.grading.pending import GetGradesMarkingPending
         from dlcourse.grading.preprocessors import SanitizeSubmission
         from dlcourse.grading.split_execute import SplitExecute
 
@@ -148,7 +149,7 @@ class StudentGrader:
         config.SplitExecute.report_path = str(self.report_path)
         config.SplitExecute.slot = slot
         config.SplitExecute.course = str(self.course)
-        config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, SanitizeSubmission,
+        config.GenerateFeedback.preprocessors = [GetGradesMarkingPending, HideHiddenTests, SanitizeSubmission,
                                                  CSSHTMLHeaderPreprocessor]
         self.config = config
         self.limits = limits
@@ -187,15 +188,18 @@ class StudentGrader:
 
         return Gradebook(self.settings.db_url, self.config.CourseDirectory.course_id or "default_course")
 
-    def _score(self, assignment: str, student: str) -> tuple[float | None, float | None]:
+    def _score(self, assignment: str, student: str) -> tuple[float | None, float | None, float]:
+        """The submission's score and maximum, and the points of it that wait for a person."""
         from nbgrader.api import MissingEntry
+
+        from dlcourse.grading.pending import pending_points
 
         with self._gradebook() as gb:
             try:
                 submission = gb.find_submission(assignment, student)
             except MissingEntry:
-                return None, None
-            return float(submission.score), float(submission.max_score)
+                return None, None, 0.0
+            return float(submission.score), float(submission.max_score), pending_points(gb, assignment, student)
 
     def _forget_submission(self, assignment: str, student: str) -> None:
         """Keep the student on the class list (0 in grades.csv) but remove any earlier grade of this assignment."""
@@ -241,7 +245,9 @@ class StudentGrader:
         if not self._autograde(assignment, student, found):
             found.status = "failed"
             return
-        found.score, found.max_score = self._score(assignment, student)
+        found.score, found.max_score, pending = self._score(assignment, student)
+        if pending:
+            found.notes.append(f"{pending:g} points to grade by hand (written answers; 0 until graded)")
         self._feedback(assignment, student, secrets, found)
         found.status = "flagged" if found.reasons else "graded"
 

@@ -6,10 +6,6 @@ token sequence is the function's names, operators, numbers and strings (comments
 docstring left out), compared with :class:`difflib.SequenceMatcher`. A function name that a lecture and
 its assignment both define takes the same parameters in the same order, so that reusing the lecture's
 code never meets a ``TypeError`` that does not say why.
-
-Assignments whose rework (issue #14) is still to come are listed in :data:`COPIES_PENDING` and
-:data:`SIGNATURES_PENDING`; their tests are expected to fail (strict: one that starts passing must leave
-its list).
 """
 
 from __future__ import annotations
@@ -27,8 +23,6 @@ from dlcourse.cells import is_answer_cell, without_magics
 from tests.conftest import ASSIGNMENT_IDS, LECTURES, ROOT
 
 SIMILARITY_LIMIT = 0.8
-COPIES_PENDING: set[str] = set()
-SIGNATURES_PENDING: set[str] = set()
 
 
 def _functions(code: str) -> list[ast.FunctionDef]:
@@ -77,14 +71,7 @@ def answer_functions(assignment: str) -> list[ast.FunctionDef]:
     return [f for cell in source.cells if is_answer_cell(cell) for f in _functions(cell.source)]
 
 
-def _assignments(pending: set[str]) -> list:
-    """Every assignment; those in ``pending`` expected to fail until their rework lands (issue #14)."""
-    assert pending <= set(ASSIGNMENT_IDS), pending - set(ASSIGNMENT_IDS)
-    xfail = pytest.mark.xfail(strict=True, reason="issue #14: rework pending")
-    return [pytest.param(a, marks=[xfail] if a in pending else [], id=a) for a in ASSIGNMENT_IDS]
-
-
-@pytest.mark.parametrize("assignment", _assignments(COPIES_PENDING))
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
 def test_no_answer_stands_in_a_lecture(assignment):
     functions = answer_functions(assignment)
     assert functions, f"{assignment}: no answer function found"
@@ -98,7 +85,7 @@ def test_no_answer_stands_in_a_lecture(assignment):
     assert not copies, f"{assignment}: answers that stand in a lecture: " + "; ".join(copies)
 
 
-@pytest.mark.parametrize("assignment", _assignments(SIGNATURES_PENDING))
+@pytest.mark.parametrize("assignment", ASSIGNMENT_IDS)
 def test_shared_names_keep_one_signature(assignment):
     lecture = {f.name: (name, _parameters(f)) for name, f, _ in lecture_functions()
                if name[:2] == assignment[2:4]}

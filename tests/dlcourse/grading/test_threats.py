@@ -559,6 +559,15 @@ def test_no_script_a_submission_wrote_reaches_a_page(run):  # 51
     assert "my notes" in page and "bold" in page  # the text is kept, as text
 
 
+def test_a_written_answer_that_waits_for_a_person_says_so(run):
+    """nbgrader shows an answer no one has graded yet as "0.0 / 3.0"; the page and the summary say it waits."""
+    answered = html_text(run.feedback("t51-script").read_text())
+    assert "3 points are still to be graded by hand" in answered and "not graded yet" in answered
+    assert any("3 points to grade by hand" in note for note in run.records["t51-script"]["notes"])
+    blank = html_text(run.feedback("t34-star-import").read_text())  # an unchanged answer cell: an automatic 0
+    assert "still to be graded by hand" not in blank and "not graded yet" not in blank
+
+
 def test_a_tests_callback_never_runs_on_a_students_object(run):  # 52
     out = outputs_text(run.autograded("t52-callback-tracer"))
     assert "REFUSED" in out and "ACCEPTED" not in out, out[:2000]

@@ -505,6 +505,8 @@ def gate_weights(name):
     global _gate_outputs
     rules = {"AND": lambda a, b: a & b, "OR": lambda a, b: a | b, "NAND": lambda a, b: 1 - (a & b),
              "NOR": lambda a, b: 1 - (a | b), "NOT": lambda a, b: 1 - a}
+    if name not in rules:
+        raise ValueError("unknown gate; expected one of AND, OR, NOT, NAND, NOR")
 
     def _gate_outputs(X, w, w0, _rule=rules[name]):
         bits = (np.asarray(X, dtype=float) > 0.5).astype(int)

@@ -6,6 +6,7 @@
     dlcourse sync-setup          rewrite every notebook's setup cell from course_utils.colab
     dlcourse grade [IDS]         grade a class: sandboxed autograding, feedback, grades.csv, a summary
     dlcourse bench [--only ...]  benchmarks: notebook times, training speed, grading, release; into the README
+    dlcourse site [--out DIR]    the course website: executed lectures, student versions, glossary, search
 
 Each command lives in its own module and is imported only when it runs, so
 ``dlcourse doctor`` works where the grader's POSIX-only modules do not exist.
@@ -60,6 +61,13 @@ def _grade(args: argparse.Namespace) -> int:
     return run_from_args(args)
 
 
+def _site(args: argparse.Namespace) -> int:
+    from dlcourse.layout import find_root
+    from dlcourse.site.build import site_command
+
+    return site_command(find_root(), args.out, args.work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from dlcourse.grading.options import add_arguments as add_grade_arguments
 
@@ -80,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("grade", help="grade a class: sandboxed autograding, feedback, grades.csv, a summary")
     add_grade_arguments(p)
     p.set_defaults(func=_grade)
+    p = commands.add_parser("site", help="build the course website (executed lectures, assignments, glossary)")
+    p.add_argument("--out", help="where the site goes (default _build/site/)")
+    p.add_argument("--work", help="sources, Sphinx's state and the execution cache (default _build/site-work/)")
+    p.set_defaults(func=_site)
     # `dlcourse bench ARGS` hands ARGS to benchmarks/run.py (see main); listed here for --help.
     commands.add_parser("bench", help="measure notebooks, training, grading and release; update the README")
     return parser

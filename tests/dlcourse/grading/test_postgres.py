@@ -7,6 +7,7 @@ installs) on 127.0.0.1 with a throw-away data folder, then runs the course as an
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -67,8 +68,6 @@ def postgres():
 
 def _zip_export(path: Path) -> Path:
     """An LMS-style export: <student>_<file name>, plus files that are not submissions."""
-    import json
-
     partial = json.loads(PARTIAL.read_text())["answers"]
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(f"export/s1_{ASSIGNMENT}.ipynb", nbformat.writes(filled()))
@@ -97,7 +96,8 @@ def test_release_grade_and_export_with_postgresql(postgres, tmp_path):
     assert "skipped:" in done.stdout and "nobody.ipynb" in done.stdout, "a file the pattern cannot read is reported"
     full = sum(points().values())
     results = Results(course, done, postgres)
-    assert {s: float(row["score"]) for s, row in results.grades.items()} == {"s1": full, "s2": 13.0, "s3": full}
+    partial = float(json.loads(PARTIAL.read_text())["expected_score"])
+    assert {s: float(row["score"]) for s, row in results.grades.items()} == {"s1": full, "s2": partial, "s3": full}
     assert results.records["s3"]["status"] == "flagged"
     assert "expected hw03_logic_gates.ipynb, got homework.ipynb" in results.records["s3"]["reasons"][0]
     assert not (course / "gradebook.db").exists(), "nothing may go to the SQLite gradebook"

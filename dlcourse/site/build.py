@@ -90,6 +90,14 @@ def build_site(root: Path, out: Path | None = None, work: Path | None = None) ->
 
 def site_command(root: Path, out: str | None, work: str | None) -> int:
     """What ``dlcourse site`` does: build, then print each lecture's execution time and where the site is."""
+    import importlib.util
+
+    missing = [name for name in ("sphinx", "myst_nb", "furo", "sphinx-mathjax-offline", "jupyter_cache")
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"dlcourse site: {', '.join(missing)} not installed; the site needs the `site` extra: "
+              'pip install -e "./dlcourse[site]"', file=sys.stderr)
+        return 2
     try:
         built = build_site(root, Path(out) if out else None, Path(work) if work else None)
     except SiteBuildError as error:

@@ -1,0 +1,194 @@
+"""nbgrader's file-system exchange, hardened for a class of students on one JupyterHub.
+
+nbgrader's own exchange trusts the name of a submission and leaves submissions writable by everyone:
+
+* it wants the exchange root writable by everyone and makes it so (nbgrader #1225), so a student could
+  rename or pre-create a course folder;
+* a submission is named ``<student>+<assignment>+<timestamp>+<random>`` and ``nbgrader collect`` only
+  *warns* when its owner is someone else, so a student can submit under another's name (#1097);
+* a submission folder is made ``0777`` with its files ``0644`` (#978, #1104): anyone who learns its name
+  reads or rewrites it.
+
+These classes close the three holes; :mod:`dlcourse.hub` lays the exchange out for them:
+
+=================================  =========================  ==========================================
+folder                             owner, mode                what it allows
+=================================  =========================  ==========================================
+``<root>``                         root, ``0755``             nobody but root creates a course there
+``<root>/<course>``                instructor, ``0755``
+``<root>/<course>/outbound``       instructor, ``0755``       students read the released assignments
+``<root>/<course>/inbound``        instructor:instructors,    students create, cannot list (``-wx``),
+                                   ``3733``                   cannot rename or delete another's entry
+                                                              (sticky); what they create gets the
+                                                              instructors' group (set-gid)
+``inbound/<submission>``           student:instructors,       the student and the instructors read it,
+                                   ``0750`` (files ``0640``)  nobody else (:class:`PrivateSubmit`)
+``<root>/<course>/feedback``       instructor, ``0711``       a student opens only a file whose name
+                                                              they can compute (a hash of their own
+                                                              submission's secret)
+=================================  =========================  ==========================================
+
+:class:`OwnerCheckedCollect` collects a submission only from the account it names: one owned by another
+account is refused and logged, so it never replaces the real student's work.
+
+Set them with ``ExchangeFactory`` (``dlcourse.hub`` writes the configuration)::
+
+    c.ExchangeFactory.submit = "dlcourse.hub_exchange.PrivateSubmit"
+    c.ExchangeFactory.collect = "dlcourse.hub_exchange.OwnerCheckedCollect"
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import stat
+
+from nbgrader.exchange.default import (
+    ExchangeCollect,
+    ExchangeFetchAssignment,
+    ExchangeFetchFeedback,
+    ExchangeList,
+    ExchangeReleaseAssignment,
+    ExchangeReleaseFeedback,
+    ExchangeSubmit,
+)
+from nbgrader.utils import ignore_patterns, parse_utc
+
+REFUSED = "+refused"  # never a user name: nbgrader refuses "+" in a student id
+_EPOCH = parse_utc("1970-01-01 00:00:00 UTC")
+SUBMISSION_DIR_MODE = 0o750
+SUBMISSION_FILE_MODE = 0o640
+# The classes ExchangeFactory loads, by the factory's trait names.
+FACTORY = {
+    "fetch_assignment": "SafeFetchAssignment",
+    "fetch_feedback": "SafeFetchFeedback",
+    "list": "SafeList",
+    "submit": "PrivateSubmit",
+    "release_assignment": "SafeReleaseAssignment",
+    "release_feedback": "SafeReleaseFeedback",
+    "collect": "OwnerCheckedCollect",
+}
+
+
+class SafeRoot:
+    """Accept the exchange root only as the administrator made it: owned by root, writable by root alone.
+
+    nbgrader's ``ensure_root`` wants (and, for an instructor, makes) the root writable by everyone.
+    """
+
+    def ensure_root(self) -> None:
+        problem = root_problem(self.root)
+        if problem:
+            self.fail(f"{problem}; ask the administrator to run `python -m dlcourse.hub up` (see deploy/README.md)")
+
+
+def root_problem(root: str) -> str | None:
+    """Why ``root`` is no safe exchange root, or ``None``.
+
+    Example:
+        >>> root_problem("/nonexistent/exchange")
+        'the exchange folder /nonexistent/exchange does not exist'
+    """
+    try:
+        info = os.stat(root)
+    except FileNotFoundError:
+        return f"the exchange folder {root} does not exist"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"the exchange folder {root} is not a folder"
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        return f"the exchange folder {root} must belong to root and be writable by root alone (mode 0755)"
+    return None
+
+
+class SafeFetchAssignment(SafeRoot, ExchangeFetchAssignment):
+    """``nbgrader fetch_assignment`` with :class:`SafeRoot`."""
+
+
+class SafeFetchFeedback(SafeRoot, ExchangeFetchFeedback):
+    """``nbgrader fetch_feedback`` with :class:`SafeRoot`."""
+
+
+class SafeList(SafeRoot, ExchangeList):
+    """``nbgrader list`` with :class:`SafeRoot`."""
+
+
+class SafeReleaseAssignment(SafeRoot, ExchangeReleaseAssignment):
+    """``nbgrader release_assignment`` with :class:`SafeRoot` (it never makes the root world-writable)."""
+
+
+class SafeReleaseFeedback(SafeRoot, ExchangeReleaseFeedback):
+    """``nbgrader release_feedback`` with :class:`SafeRoot`."""
+
+
+class PrivateSubmit(SafeRoot, ExchangeSubmit):
+    """``nbgrader submit`` that leaves the submission readable by its student and the instructors only.
+
+    nbgrader makes the folder ``0777`` and its files ``0644``; the set-gid inbound folder gives them the
+    instructors' group, so ``0750``/``0640`` is all the instructor's ``collect`` needs.
+    """
+
+    def do_copy(self, src: str, dest: str, log=None) -> None:
+        """Copy as nbgrader does, but make ``dest`` itself with ``mkdir``.
+
+        ``shutil.copytree`` ends by copying the source folder's mode onto ``dest``, which drops the set-gid
+        bit it inherited from the inbound folder; ``timestamp.txt`` and ``submission_secret.txt``, written
+        next, would then get the student's own group and the instructor could not collect them.
+        """
+        size = self.get_size(src)
+        if size > 1000 * self.coursedir.max_dir_size:
+            raise RuntimeError(f"Directory size is too big. Size is {size}, maximum size is "
+                               f"{1000 * self.coursedir.max_dir_size}")
+        ignore = ignore_patterns(exclude=self.coursedir.ignore, include=self.coursedir.include,
+                                 max_file_size=self.coursedir.max_file_size, log=self.log)
+        os.mkdir(dest)
+        names = os.listdir(src)
+        skipped = ignore(src, names)
+        for name in names:
+            if name in skipped:
+                continue
+            source, target = os.path.join(src, name), os.path.join(dest, name)
+            if os.path.isdir(source):
+                shutil.copytree(source, target, ignore=ignore)
+            else:
+                shutil.copy2(source, target)
+
+    def copy_files(self) -> None:
+        super().copy_files()
+        dest = os.path.join(self.inbound_path, self.assignment_filename)
+        for folder, _, files in os.walk(dest, topdown=False):
+            for name in files:
+                os.chmod(os.path.join(folder, name), SUBMISSION_FILE_MODE)
+            os.chmod(folder, SUBMISSION_DIR_MODE)
+
+
+class OwnerCheckedCollect(SafeRoot, ExchangeCollect):
+    """``nbgrader collect`` that refuses a submission not owned by the student whose name it bears.
+
+    The check runs before nbgrader picks each student's latest submission, so a forged later one
+    never hides the real one; a forged name with a malformed timestamp cannot stop the collection.
+    """
+
+    def _path_to_record(self, path: str) -> dict:
+        claimed = os.path.basename(path).split("+", 1)[0]
+        owner = _owner(path)
+        if owner != claimed:
+            self.log.error("Refused %s: it claims to be %s's submission but belongs to %s", path, claimed, owner)
+            return {"username": REFUSED, "filename": os.path.basename(path), "timestamp": _EPOCH}
+        return super()._path_to_record(path)
+
+    def _sort_by_timestamp(self, records: list[dict]) -> list[dict]:
+        if records and records[0]["username"] == REFUSED:
+            return records
+        return super()._sort_by_timestamp(records)
+
+    def init_src(self) -> None:
+        super().init_src()
+        self.src_records = [record for record in self.src_records if record["username"] != REFUSED]
+
+
+def _owner(path: str) -> str:
+    try:
+        return pwd.getpwuid(os.lstat(path).st_uid).pw_name
+    except (KeyError, FileNotFoundError):
+        return "<unknown>"

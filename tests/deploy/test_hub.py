@@ -1,0 +1,398 @@
+"""A class on JupyterHub, end to end, with real local accounts (root only; CI runs it as root).
+
+An instructor and three students get fresh accounts; the instructor releases hw03 to the hardened exchange
+(:mod:`dlcourse.hub_exchange`); the hub starts on 127.0.0.1; each student logs in through PAM, fetches hw03
+and submits one correct, one partial and one blank answer as the student (``runuser``, the same uid their
+JupyterLab runs as). Every attack of nbgrader #978/#1097/#1225 is tried and must fail; the instructor
+collects, ``dlcourse grade`` grades in the sandbox (scores as in tests/course/test_roundtrip.py), feedback
+goes out and each student fetches their own. Every account, process and file is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.network import free_port
+
+pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("hub")]
+
+if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("useradd") is None:
+    pytest.skip("the hub test creates local accounts: Linux, as root", allow_module_level=True)
+
+psutil = pytest.importorskip("psutil")
+hub = pytest.importorskip("dlcourse.hub")
+
+ASSIGNMENT = "hw03_logic_gates"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+PARTIAL = json.loads((ROOT / "tests" / "course" / "partial_submissions" / f"{ASSIGNMENT}.json").read_text())
+START_TIMEOUT_S = 120
+MEASUREMENTS = ROOT / "artifacts" / "hub_measurements.json"
+
+
+@dataclass
+class HubClass:
+    """The accounts, folders and the running hub of one test class."""
+
+    prefix: str
+    tmp: Path
+    layout: object
+    instructor: str
+    students: dict[str, str]  # kind of answer -> user name
+    passwords: dict[str, str]
+    base: str = ""
+    token: str = ""
+    bin: Path = Path(sys.prefix) / "bin"  # the users' launchers (dlcourse.hub_env)
+    process: subprocess.Popen | None = None
+    measured: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def course(self) -> Path:
+        return Path(pwd.getpwnam(self.instructor).pw_dir) / "course"
+
+    @property
+    def inbound(self) -> Path:
+        return self.layout.exchange / self.layout.course_id / "inbound"
+
+    def role_of(self, user: str) -> str:
+        return "instructor" if user == self.instructor else "student"
+
+
+def as_user(hc: HubClass, user: str, *command: str, cwd: Path | None = None, check: bool = True):
+    """Run ``command`` as ``user`` (``runuser``), in their home or ``cwd``, with their JupyterLab's environment."""
+    home = pwd.getpwnam(user).pw_dir
+    env = ["env", "-i", f"HOME={home}", f"USER={user}", f"PATH={hc.bin}:/usr/bin:/bin", "LANG=C.UTF-8",
+           f"JUPYTER_CONFIG_PATH={hc.layout.config_dir(hc.role_of(user))}", "OMP_NUM_THREADS=1"]
+    done = subprocess.run(["runuser", "-u", user, "--", *env, *command], cwd=cwd or home,
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert done.returncode == 0, (f"as {user}: {' '.join(command)} failed:\n"
+                                      f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def refused(hc: HubClass, user: str, script: str) -> subprocess.CompletedProcess:
+    """Run a shell ``script`` as ``user`` and assert that it fails."""
+    done = as_user(hc, user, "sh", "-c", script, check=False)
+    assert done.returncode != 0, f"{user} could run {script!r}: {done.stdout}"
+    return done
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def _kill_processes_of(uids: set[int]) -> None:
+    for proc in psutil.process_iter(["uids"]):
+        try:
+            if proc.info["uids"] and proc.info["uids"].real in uids:
+                proc.kill()
+        except psutil.Error:
+            pass
+
+
+def _get(url: str, token: str = "") -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def _api(hc: HubClass, method: str, route: str) -> int:
+    request = urllib.request.Request(f"{hc.base}/hub/api/{route}", method=method,
+                                     headers={"Authorization": f"token {hc.token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _answer_cells(nb) -> dict[str, nbformat.NotebookNode]:
+    return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+
+
+@pytest.fixture(scope="module")
+def hc() -> HubClass:
+    prefix = "dlt" + secrets.token_hex(3)
+    tmp = Path(tempfile.mkdtemp(prefix="dlhub-"))
+    os.chmod(tmp, 0o755)
+    layout = hub.HubLayout(state=tmp / "state", exchange=tmp / "exchange", instructors=f"{prefix}-instr",
+                           students=f"{prefix}-stud", port=free_port())
+    students = {"correct": f"{prefix}a", "partial": f"{prefix}b", "blank": f"{prefix}c"}
+    members = [hub.Member(f"{prefix}t", "instructor")] + [hub.Member(n, "student") for n in students.values()]
+    hc = HubClass(prefix, tmp, layout, f"{prefix}t", students, {})
+    try:
+        hc.passwords = hub.set_up(members, layout)
+        hc.bin = hub.user_prefix(layout.python) / "bin"
+        _prepare_course(hc)
+        _start_hub(hc)
+        yield hc
+    finally:
+        if hc.process is not None:
+            _stop(hc.process)
+        uids = set()
+        for member in members:
+            try:
+                uids.add(pwd.getpwnam(member.username).pw_uid)
+            except KeyError:
+                pass
+        _kill_processes_of(uids)
+        hub.remove_accounts([m.username for m in members], [layout.instructors, layout.students])
+        shutil.rmtree(tmp, ignore_errors=True)
+        if hc.measured:
+            MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
+            MEASUREMENTS.write_text(json.dumps(hc.measured, indent=1))
+
+
+def _prepare_course(hc: HubClass) -> None:
+    """The instructor's own copy of the course (home 0700): the source, the config; then release hw03."""
+    course = hc.course
+    shutil.copytree(ROOT / "solutions" / ASSIGNMENT, course / "solutions" / ASSIGNMENT)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    user = pwd.getpwnam(hc.instructor)
+    for path in [course, *course.rglob("*")]:
+        os.chown(path, user.pw_uid, user.pw_gid)
+    as_user(hc, hc.instructor, "nbgrader", "generate_assignment", ASSIGNMENT, cwd=course)
+    as_user(hc, hc.instructor, "nbgrader", "release_assignment", ASSIGNMENT, cwd=course)
+
+
+def _start_hub(hc: HubClass) -> None:
+    hc.token = secrets.token_hex(32)
+    command, env = hub.hub_command(hc.layout)
+    env.update(DLHUB_API_TOKEN=hc.token, DLHUB_HUB_PORT=str(free_port()), DLHUB_PROXY_API_PORT=str(free_port()))
+    hc.base = f"http://127.0.0.1:{hc.layout.port}"
+    started = time.monotonic()
+    with open(hc.tmp / "hub.log", "w") as log:  # the hub keeps its own copy of the descriptor
+        hc.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    while _get(f"{hc.base}/hub/health")[0] != 200:
+        assert hc.process.poll() is None, f"the hub stopped:\n{(hc.tmp / 'hub.log').read_text()[-4000:]}"
+        assert time.monotonic() - started < START_TIMEOUT_S, "the hub did not answer within 120 s"
+        time.sleep(0.2)
+    hc.measured["hub_start_s"] = round(time.monotonic() - started, 2)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a successful login answers 302; following it would start the user's server
+
+
+def log_in(hc: HubClass, user: str, password: str) -> bool:
+    """Log in on the hub's login form (PAM behind it); whether the hub set its login cookie."""
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+    page = opener.open(f"{hc.base}/hub/login", timeout=10).read().decode()
+    xsrf = page.split('name="_xsrf" value="', 1)[1].split('"', 1)[0]
+    form = urllib.parse.urlencode({"username": user, "password": password, "_xsrf": xsrf}).encode()
+    try:
+        opener.open(urllib.request.Request(f"{hc.base}/hub/login", data=form), timeout=60)
+    except urllib.error.HTTPError as answer:
+        assert answer.code in (302, 403), f"login of {user}: HTTP {answer.code}"
+    return any(c.name.startswith("jupyterhub-hub-login") for c in jar)
+
+
+def test_students_log_in_through_pam_and_their_servers_start(hc):
+    for user in [hc.instructor, *hc.students.values()]:
+        assert not log_in(hc, user, "wrong password"), f"{user} logged in with a wrong password"
+        assert log_in(hc, user, hc.passwords[user]), f"{user} could not log in"
+    assert not log_in(hc, "root", "root"), "an account outside the class logged in"
+
+    user = hc.students["partial"]
+    started = time.monotonic()
+    assert _api(hc, "POST", f"users/{user}/server") in (201, 202)
+    while True:
+        status, body = _get(f"{hc.base}/hub/api/users/{user}", hc.token)
+        if status == 200 and json.loads(body).get("servers", {}).get("", {}).get("ready"):
+            break
+        assert time.monotonic() - started < START_TIMEOUT_S, f"{user}'s server did not start:\n{body[-2000:]}"
+        time.sleep(0.2)
+    hc.measured["user_server_start_s"] = round(time.monotonic() - started, 2)
+    uid = pwd.getpwnam(user).pw_uid
+    procs = [p for p in psutil.process_iter(["uids", "cmdline"]) if p.info["uids"] and p.info["uids"].real == uid]
+    assert any("jupyterhub-singleuser" in " ".join(p.info["cmdline"] or []) for p in procs), "no server of the user"
+    hc.measured["user_server_rss_mib"] = round(sum(p.memory_info().rss for p in procs) / 2**20, 1)
+    # The server runs as the student, with the student's nbgrader configuration (the hardened exchange).
+    server = next(p for p in procs if "jupyterhub-singleuser" in " ".join(p.info["cmdline"] or []))
+    assert server.environ().get("JUPYTER_CONFIG_PATH") == str(hc.layout.config_dir("student"))
+    # Its nbgrader answers (Assignments tab, Validate) but has no Formgrader (that is the instructor's).
+    assert _get(f"{hc.base}/user/{user}/nbgrader_version?version=0.9.6", hc.token)[0] == 200
+    assert _get(f"{hc.base}/user/{user}/formgrader", hc.token)[0] == 404
+    as_user(hc, user, "python", "-c", "import course_utils, torch, nbgrader")  # the course's packages
+    assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
+
+
+def test_a_student_fetches_and_submits_in_chromium(hc):
+    """The blank student's whole path in the browser: log in, Assignments tab, Fetch, Submit."""
+    from tests.support.jupyter_browser import ARTIFACTS, CHROMIUM, headless_chromium, new_page
+
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    user = hc.students["blank"]
+    home = Path(pwd.getpwnam(user).pw_dir)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with headless_chromium() as browser, new_page(browser) as page:
+        try:
+            page.goto(f"{hc.base}/hub/login")
+            page.fill("#username_input", user)
+            page.fill("#password_input", hc.passwords[user])
+            started = time.monotonic()
+            page.click("#login_submit")
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for(timeout=START_TIMEOUT_S * 1000)
+            hc.measured["login_to_lab_s"] = round(time.monotonic() - started, 2)
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+            page.get_by_role("button", name="Fetch").first.wait_for(timeout=60_000)
+            page.get_by_role("button", name="Fetch").first.click()
+            deadline = time.monotonic() + 60
+            while not (home / ASSIGNMENT / NOTEBOOK).exists():
+                assert time.monotonic() < deadline, "Fetch in the Assignments tab fetched nothing"
+                time.sleep(0.5)
+            page.get_by_role("button", name="Submit").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "hub_assignments.png"))
+            page.get_by_role("button", name="Submit").first.click()
+            deadline = time.monotonic() + 60
+            while not any(p.name.startswith(f"{user}+") for p in hc.inbound.iterdir()):
+                assert time.monotonic() < deadline, "Submit in the Assignments tab submitted nothing"
+                time.sleep(0.5)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "hub_assignments_end.png"))
+    assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
+
+
+def test_students_fetch_answer_and_submit(hc):
+    source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    for kind, user in hc.students.items():
+        path = Path(pwd.getpwnam(user).pw_dir) / ASSIGNMENT / NOTEBOOK
+        if kind == "blank" and any(p.name.startswith(f"{user}+") for p in hc.inbound.iterdir()):
+            continue  # fetched and submitted in Chromium
+        as_user(hc, user, "nbgrader", "fetch_assignment", ASSIGNMENT)
+        nb = nbformat.read(path, as_version=4)
+        cells = _answer_cells(nb)
+        if kind == "correct":
+            for grade_id, cell in _answer_cells(source).items():
+                cells[grade_id].source = cell.source
+        elif kind == "partial":
+            for grade_id, code in PARTIAL["answers"].items():
+                cells[grade_id].source = code
+        nbformat.write(nb, str(path))
+        os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+        as_user(hc, user, "nbgrader", "submit", ASSIGNMENT)
+    subs = sorted(p.name.split("+")[0] for p in hc.inbound.iterdir())
+    assert subs == sorted(hc.students.values())
+    for sub in hc.inbound.iterdir():
+        assert sub.stat().st_mode & 0o7777 == 0o750, f"{sub} is not private"
+        assert all(f.stat().st_mode & 0o777 == 0o640 for f in sub.iterdir())
+
+
+def _submission_of(hc: HubClass, user: str) -> Path:
+    return next(p for p in hc.inbound.iterdir() if p.name.startswith(f"{user}+") and p.stat().st_uid ==
+                pwd.getpwnam(user).pw_uid)
+
+
+def test_a_student_cannot_read_change_or_forge_anothers_submission(hc):
+    victim, attacker = hc.students["correct"], hc.students["partial"]
+    target = _submission_of(hc, victim)
+    before = (target / NOTEBOOK).read_bytes()
+    refused(hc, attacker, f"ls '{hc.inbound}'")  # no listing: the names stay unknown
+    # Even with the name (leaked, guessed): no reading, writing, deleting, renaming.
+    refused(hc, attacker, f"cat '{target}/{NOTEBOOK}'")
+    refused(hc, attacker, f"ls '{target}'")
+    refused(hc, attacker, f"echo '{{}}' > '{target}/{NOTEBOOK}'")
+    refused(hc, attacker, f"rm -rf '{target}'")
+    refused(hc, attacker, f"mv '{target}' '{hc.inbound}/{attacker}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC'")
+    refused(hc, attacker, f"touch '{target}/extra.ipynb'")
+    assert (target / NOTEBOOK).read_bytes() == before
+    # nbgrader #1225: nobody but root changes the exchange root or a course folder.
+    refused(hc, attacker, f"mkdir '{hc.layout.exchange}/othercourse'")
+    refused(hc, attacker, f"mv '{hc.layout.exchange}/{hc.layout.course_id}' '{hc.layout.exchange}/moved'")
+    refused(hc, attacker, f"mkdir '{hc.layout.exchange}/{hc.layout.course_id}/outbound/{ASSIGNMENT}/x'")
+    # nbgrader #1097: a later submission in the victim's name (a blank one), and a malformed forged name.
+    as_user(hc, attacker, "nbgrader", "submit", ASSIGNMENT, "--student", victim)
+    as_user(hc, attacker, "mkdir", f"{hc.inbound}/{victim}+{ASSIGNMENT}+not-a-time")
+    forged = [p for p in hc.inbound.iterdir() if p.name.startswith(f"{victim}+") and p != target]
+    assert len(forged) == 2
+
+
+def test_a_student_cannot_read_solutions_or_the_gradebook(hc):
+    for user in hc.students.values():
+        refused(hc, user, f"cat '{hc.course}/solutions/{ASSIGNMENT}/{NOTEBOOK}'")
+        refused(hc, user, f"cat '{hc.course}/gradebook.db'")
+        refused(hc, user, f"ls '{hc.course}'")
+        refused(hc, user, f"cat '{hc.layout.state}/hub/jupyterhub.sqlite'")
+
+
+def test_collect_grade_and_feedback(hc):
+    collected = as_user(hc, hc.instructor, "nbgrader", "collect", ASSIGNMENT, cwd=hc.course)
+    assert "Refused" in collected.stdout + collected.stderr
+    submitted = sorted(p.name for p in (hc.course / "submitted").iterdir())
+    assert submitted == sorted(hc.students.values())
+    solution = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    got = nbformat.read(hc.course / "submitted" / hc.students["correct"] / ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert [c.source for c in _answer_cells(got).values()] == [c.source for c in _answer_cells(solution).values()], \
+        "the forged later submission replaced the real one"
+
+    # Grading runs as root, as on the separate grading server of docs/grading.md (a sandbox user per kernel).
+    started = time.monotonic()
+    graded = subprocess.run([sys.executable, "-m", "dlcourse", "grade", ASSIGNMENT, "--course", str(hc.course)],
+                            cwd=hc.course, capture_output=True, text=True, timeout=900)
+    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    hc.measured["grade_3_students_s"] = round(time.monotonic() - started, 1)
+    owner = pwd.getpwnam(hc.instructor)
+    for path in [hc.course, *hc.course.rglob("*")]:
+        os.lchown(path, owner.pw_uid, owner.pw_gid)
+    with open(hc.course / "grades.csv") as handle:
+        scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    auto = sum(float(c.metadata.nbgrader["points"]) for c in solution.cells
+               if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata.nbgrader.get("solution"))
+    expected = {hc.students["correct"]: auto, hc.students["partial"]: float(PARTIAL["expected_score"]),
+                hc.students["blank"]: 0.0}
+    assert scores == expected
+
+    as_user(hc, hc.instructor, "nbgrader", "release_feedback", ASSIGNMENT, cwd=hc.course)
+    refused(hc, hc.students["partial"], f"ls '{hc.layout.exchange}/{hc.layout.course_id}/feedback'")
+    blank = (ROOT / "assignments" / ASSIGNMENT / NOTEBOOK).read_text()
+    solution_lines = {line.strip() for c in _answer_cells(solution).values() for line in c.source.splitlines()}
+    partial_code = "\n".join(PARTIAL["answers"].values())
+    marks = {"partial": "-0.01", "correct": next(
+        line for line in sorted(solution_lines) if len(line) > 25 and not set("\"'<>&") & set(line)
+        and line not in blank and line not in partial_code)}
+    for kind, user in hc.students.items():
+        as_user(hc, user, "nbgrader", "fetch_feedback", ASSIGNMENT)
+        pages = list((Path(pwd.getpwnam(user).pw_dir) / ASSIGNMENT / "feedback").rglob("*.html"))
+        assert len(pages) == 1, f"{user} fetched {pages}"
+        text = html.unescape(re.sub(r"<[^>]+>", "", pages[0].read_text()))  # code is highlighted span by span
+        for owner, mark in marks.items():
+            assert (mark in text) == (owner == kind), f"{user} ({kind}) got {owner}'s feedback ({mark!r})"

@@ -3,7 +3,9 @@
 The work folder (default ``_build/site-work/``) keeps the Sphinx sources (``src/``), Sphinx's saved environment
 (``doctrees/``) and jupyter-cache's executed notebooks (``jupyter_cache/``) between builds: a rebuild with no
 change executes nothing and rewrites nothing, and one after a lecture changed executes that lecture only.
-The site goes to ``--out`` (default ``_build/site/``); open its ``index.html`` or serve the folder.
+The site goes to ``--out`` (default ``_build/site/``); open its ``index.html`` or serve the folder. After Sphinx,
+every lecture with slide metadata becomes a reveal.js deck, ``slides/NN_topic.html`` (:mod:`dlcourse.site.slides`),
+from the outputs Sphinx's execution left in the cache.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlcourse.site.sources import stage_sources
+from dlcourse.site.slides import Deck, SlidesError, build_slides
+from dlcourse.site.sources import lectures, stage_sources
 
 DEFAULT_OUT = Path("_build") / "site"
 DEFAULT_WORK = Path("_build") / "site-work"
@@ -27,12 +30,14 @@ class SiteBuildError(RuntimeError):
 
 @dataclass
 class SiteBuild:
-    """A finished build: where the site is, its pages, the seconds it took and each lecture's execution time."""
+    """A finished build: where the site is, its pages, the seconds it took, each lecture's execution time and the
+    lectures' slide decks."""
 
     out: Path
     pages: list[str]
     seconds: float
     runtimes: dict[str, float] = field(default_factory=dict)  # lecture path -> seconds of its cached execution
+    decks: list[Deck] = field(default_factory=list)
 
 
 def sphinx_command(src: Path, out: Path, work: Path) -> list[str]:
@@ -81,11 +86,15 @@ def build_site(root: Path, out: Path | None = None, work: Path | None = None) ->
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     done = subprocess.run(sphinx_command(work / "src", out, work), cwd=root, env=env,
                           capture_output=True, text=True)
-    seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SiteBuildError(f"sphinx-build failed (exit {done.returncode}):\n"
                              f"{done.stdout[-5000:]}{done.stderr[-10000:]}")
-    return SiteBuild(out=out, pages=pages, seconds=seconds, runtimes=cached_runtimes(work))
+    try:
+        decks = build_slides(root, [notebook for _, notebook in lectures(root)], out, work / "jupyter_cache")
+    except SlidesError as error:
+        raise SiteBuildError(f"slides: {error}") from error
+    seconds = time.perf_counter() - start
+    return SiteBuild(out=out, pages=pages, seconds=seconds, runtimes=cached_runtimes(work), decks=decks)
 
 
 def site_command(root: Path, out: str | None, work: str | None) -> int:
@@ -105,5 +114,8 @@ def site_command(root: Path, out: str | None, work: str | None) -> int:
         return 1
     for name, seconds in sorted(built.runtimes.items()):
         print(f"{seconds:7.1f} s  {name}")
-    print(f"built {len(built.pages)} pages in {built.seconds:.1f} s: {built.out / 'index.html'}")
+    for deck in built.decks:
+        print(f"{deck.slides:4d} slides  {deck.path}")
+    print(f"built {len(built.pages)} pages and {len(built.decks)} slide decks in {built.seconds:.1f} s: "
+          f"{built.out / 'index.html'}")
     return 0

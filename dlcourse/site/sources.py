@@ -3,7 +3,8 @@
 ``stage_sources(root, src)`` writes into ``src``:
 
 - ``conf.py`` (it imports :mod:`dlcourse.site.config`) and ``_static/`` (:mod:`dlcourse.site.assets`);
-- ``notebooks/NN_topic.ipynb``: copies of the lectures (executed by MyST-NB when the site is built);
+- ``notebooks/NN_topic.ipynb``: copies of the lectures (executed by MyST-NB when the site is built), with a link to
+  the lecture's slides when it has slide metadata (:mod:`dlcourse.site.slides` writes the deck after Sphinx);
 - ``assignments/hwNN_topic/hwNN_topic.ipynb``: copies of the student versions, shown as they are;
 - ``_files/``: the untouched notebooks, behind each page's "Download .ipynb" link;
 - ``index.md`` (the README's introduction and lecture table) and ``glossary.md``.
@@ -23,6 +24,7 @@ import nbformat
 
 from dlcourse.site.assets import COLAB_BADGE_URL, FILES
 from dlcourse.site.glossary import Lecture, collect_entries, glossary_markdown
+from dlcourse.site.slides import deck_path, has_slides
 
 CONF_PY = """# Written by `dlcourse site`: the settings live in dlcourse/site/config.py.
 from dlcourse.site.config import *  # noqa: F401,F403
@@ -70,15 +72,19 @@ def student_versions(root: Path) -> list[Path]:
     return sorted(p for p in (root / "assignments").glob("hw*/hw*.ipynb") if p.stem == p.parent.name)
 
 
-def site_notebook(notebook: nbformat.NotebookNode, download: str, execute: bool) -> nbformat.NotebookNode:
-    """The page version of a notebook: local Colab badge, a download link in cell 0, a note after each widget;
-    ``execute=False`` tells MyST-NB to show it as it is."""
+def site_notebook(notebook: nbformat.NotebookNode, download: str, execute: bool,
+                  slides: str | None = None) -> nbformat.NotebookNode:
+    """The page version of a notebook: local Colab badge, a download link in cell 0 (and a link to the lecture's
+    slides, ``slides`` relative to the page, when it has a deck), a note after each widget; ``execute=False`` tells
+    MyST-NB to show it as it is."""
     page = nbformat.from_dict(notebook)
     if not execute:
         page.metadata["mystnb"] = {"execution_mode": "off"}
     first = page.cells[0]
     first.source = first.source.replace(COLAB_BADGE_URL, LOCAL_BADGE)
     first.source += f"\n{{download}}`Download .ipynb <{download}>`"
+    if slides:
+        first.source += f' · <a href="{slides}" class="slides-link">Slides (reveal.js)</a>'
     anchors = {name for cell in page.cells if cell.cell_type == "markdown" for name in HTML_ANCHOR.findall(cell.source)}
     cells = []
     for cell in page.cells:
@@ -111,7 +117,9 @@ def link_html_anchors(markdown: str, anchors: set[str]) -> str:
 def _stage_notebook(source: Path, relative: str, src: Path, execute: bool) -> None:
     original = source.read_bytes()
     write_if_changed(src / "_files" / relative, original)
-    page = site_notebook(nbformat.reads(original.decode("utf-8"), as_version=4), f"/_files/{relative}", execute)
+    notebook = nbformat.reads(original.decode("utf-8"), as_version=4)
+    slides = f"../{deck_path(source.name)}" if execute and has_slides(notebook) else None
+    page = site_notebook(notebook, f"/_files/{relative}", execute, slides)
     write_if_changed(src / relative, nbformat.writes(page) + "\n")
 
 

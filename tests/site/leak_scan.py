@@ -18,7 +18,7 @@ REGIONS = [("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS"
 TEXT_SUFFIXES = {".html", ".js", ".json", ".txt", ".ipynb", ".md", ".css", ".xml"}
 TRAILING_COMMENT = re.compile(r"""\s+#[^"']*$""")
 LONG = 40
-VENDORED = ("_static/mathjax/",)  # a copy of the sphinx-mathjax-offline package: no course text in it
+VENDORED = ("_static/mathjax/", "_static/reveal.js/")  # sphinx-mathjax-offline and npm reveal.js: no course text
 
 
 def normal(text: str) -> str:

@@ -1,9 +1,11 @@
 """The course website (`dlcourse site`), built once for the module and read in headless Chromium.
 
 Every page loads with no broken link or image, no console error and no request beyond the local server; math is
-typeset by the site's own MathJax; every lecture shows its plots and its run time; every assignment page offers its
-student version in Colab and as a download; search finds an English and a Russian term; no line of a solution,
-hidden test or model answer is anywhere in the site; a rebuild with no change executes nothing.
+typeset by the site's own MathJax; every lecture with slide metadata has a reveal.js deck, linked from its page, that
+opens offline and advances through its 15-40 slides with the keyboard, showing math and a plot; every lecture shows
+its plots and its run time; every assignment page offers its student version in Colab and as a download; search
+finds an English and a Russian term; no line of a solution, hidden test or model answer is anywhere in the site; a
+rebuild with no change executes nothing.
 
 Needs Debian's ``chromium`` and Python ``playwright`` (like tests/course/test_browser.py); the build executes every
 lecture (about 3 minutes on 2 cores).
@@ -36,7 +38,8 @@ MATH_TIMEOUT_MS = 30_000
 SEARCH_TIMEOUT_MS = 30_000
 
 
-COURSE_FILES = ["README.md", "nbgrader_config.py", "docs/terms.json", "notebooks", "assignments", "solutions"]
+COURSE_FILES = ["README.md", "nbgrader_config.py", "docs/terms.json", "notebooks", "assignments", "solutions",
+                "site"]  # site/: the pinned reveal.js of the slides (with node_modules when installed)
 
 
 class Course:
@@ -259,6 +262,61 @@ def test_no_solution_hidden_test_or_model_answer_is_in_the_site(course, site):
     assert len(texts) > len(course.lectures) + len(course.student_versions)
     found = leaks(texts, secrets)
     assert not found, "solution lines in the site:\n" + "\n".join(found[:50])
+
+
+def _lectures_with_slides(course) -> list[Path]:
+    import nbformat
+
+    from dlcourse.site.slides import has_slides
+
+    return [path for path in course.lectures if has_slides(nbformat.read(path, as_version=4))]
+
+
+def test_every_lecture_with_slide_metadata_has_a_deck_linked_from_its_page(course, site):
+    from dlcourse.site.slides import deck_path
+
+    with_slides = _lectures_with_slides(course)
+    assert with_slides, "no lecture has slide metadata (notebooks/06_backprop.ipynb should)"
+    expected = sorted(deck_path(path.name) for path in with_slides)
+    assert sorted(deck.path for deck in site.decks) == expected
+    assert sorted(p.relative_to(site.out).as_posix() for p in (site.out / "slides").glob("*.html")) == expected
+    for lecture in course.lectures:
+        page = (site.out / "notebooks" / f"{lecture.stem}.html").read_text(encoding="utf-8")
+        link = f'href="../{deck_path(lecture.name)}"'
+        assert (link in page) == (lecture in with_slides), f"{lecture.name}: the link to its slides, {link}"
+
+
+JS_DECK = """() => ({indices: Reveal.getIndices(), last: Reveal.isLastSlide(), below: Reveal.availableRoutes().down,
+    fragment: Reveal.availableFragments().next,
+    plots: [...Reveal.getCurrentSlide().querySelectorAll('img')].filter(
+        i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0).length})"""
+
+
+def test_every_deck_opens_offline_and_advances_through_its_slides_with_the_keyboard(site, visit):
+    """Space steps through fragments and down a column of sub-slides, ArrowRight to the next column; every slide is
+    shown once, with no console error and no request beyond the site; the deck shows math and a plot."""
+    assert site.decks
+    for deck in site.decks:
+        visit.problems.clear()
+        visit.open(deck.path)
+        visit.page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=LOAD_TIMEOUT_MS)
+        total = visit.page.evaluate("() => Reveal.getTotalSlides()")
+        assert 15 <= total <= 40, f"{deck.path}: {total} slides (a lecture's deck has 15 to 40)"
+        assert total == deck.slides, f"{deck.path}: reveal.js counts {total} slides, the build {deck.slides}"
+        visit.page.wait_for_selector(".reveal mjx-container", state="attached", timeout=MATH_TIMEOUT_MS)
+        assert visit.page.locator(".reveal mjx-container").count() > 10, f"{deck.path}: math not typeset"
+        seen, plots = set(), 0
+        for _ in range(6 * total):
+            state = visit.page.evaluate(JS_DECK)
+            seen.add((state["indices"]["h"], state["indices"]["v"]))
+            plots += state["plots"]
+            if state["last"] and not state["fragment"]:
+                break
+            visit.page.keyboard.press("Space" if state["below"] or state["fragment"] else "ArrowRight")
+        assert state["last"] and not state["fragment"], f"{deck.path}: the keyboard never reached the end"
+        assert len(seen) == total, f"{deck.path}: the keyboard showed {len(seen)} of {total} slides"
+        assert plots >= 1, f"{deck.path}: no plot on any slide"
+        assert not visit.problems, f"{deck.path}: " + "\n".join(visit.problems)
 
 
 def test_a_rebuild_executes_only_what_changed(course, site):

@@ -28,8 +28,11 @@ folder                             owner, mode                what it allows
                                                               submission's secret)
 =================================  =========================  ==========================================
 
-:class:`OwnerCheckedCollect` collects a submission only from the account it names: one owned by another
-account is refused and logged, so it never replaces the real student's work.
+:class:`OwnerCheckedCollect` collects a submission only from the account it names, and only what ``nbgrader
+submit`` makes: regular files and folders owned by that student, within the size limits, never following a link
+(:mod:`dlcourse.hub_inbound`). Anything else is refused and logged, never stops the collection of the others, and
+never replaces the real student's work. The time a submission counts with is its newest ``ctime``, not the name or
+``timestamp.txt`` the student wrote.
 
 Set them with ``ExchangeFactory`` (``dlcourse.hub`` writes the configuration)::
 
@@ -43,6 +46,7 @@ import os
 import pwd
 import shutil
 import stat
+from datetime import datetime, timezone
 
 from nbgrader.exchange.default import (
     ExchangeCollect,
@@ -54,6 +58,8 @@ from nbgrader.exchange.default import (
     ExchangeSubmit,
 )
 from nbgrader.utils import ignore_patterns, parse_utc
+
+from dlcourse.hub_inbound import TIMESTAMP_FILE, Limits, Refused, read_submission
 
 REFUSED = "+refused"  # never a user name: nbgrader refuses "+" in a student id
 _EPOCH = parse_utc("1970-01-01 00:00:00 UTC")
@@ -163,32 +169,98 @@ class PrivateSubmit(SafeRoot, ExchangeSubmit):
 
 
 class OwnerCheckedCollect(SafeRoot, ExchangeCollect):
-    """``nbgrader collect`` that refuses a submission not owned by the student whose name it bears.
+    """``nbgrader collect`` that trusts nothing in ``inbound`` but data (:mod:`dlcourse.hub_inbound`).
 
-    The check runs before nbgrader picks each student's latest submission, so a forged later one
-    never hides the real one; a forged name with a malformed timestamp cannot stop the collection.
+    Each entry is checked before nbgrader picks a student's latest, so a refused entry never hides a good one:
+    its name must be ``<student>+<assignment>+<time>+<random>`` split as nbgrader splits it, it must be a folder
+    owned by the account it names, and its content must pass :func:`~dlcourse.hub_inbound.read_submission`. A
+    refused entry is logged and skipped; it never stops the collection of the others. The submission's time is the
+    newest ``ctime`` inside it (a student cannot set it back), and the collected ``timestamp.txt`` says so.
     """
 
-    def _path_to_record(self, path: str) -> dict:
-        claimed = os.path.basename(path).split("+", 1)[0]
-        owner = _owner(path)
-        if owner != claimed:
-            self.log.error("Refused %s: it claims to be %s's submission but belongs to %s", path, claimed, owner)
-            return {"username": REFUSED, "filename": os.path.basename(path), "timestamp": _EPOCH}
-        return super()._path_to_record(path)
+    def _limits(self) -> Limits:
+        return Limits.from_kilobytes(self.coursedir.max_dir_size, self.coursedir.max_file_size)
 
-    def _sort_by_timestamp(self, records: list[dict]) -> list[dict]:
-        if records and records[0]["username"] == REFUSED:
-            return records
-        return super()._sort_by_timestamp(records)
+    def _path_to_record(self, path: str) -> dict:
+        try:
+            username, uid = self._claimed_account(path)
+            changed = read_submission(path, uid, self._limits()).changed
+        except Refused as why:
+            self.log.error("Refused %s: %s", path, why)
+            return {"username": REFUSED, "filename": os.path.basename(path), "timestamp": _EPOCH}
+        return {"username": username, "uid": uid, "filename": os.path.basename(path),
+                "timestamp": datetime.fromtimestamp(changed, timezone.utc).replace(tzinfo=None)}
+
+    def _claimed_account(self, path: str) -> tuple[str, int]:
+        """The student a submission's name claims, checked against the folder's owner: (name, uid)."""
+        parts = os.path.basename(path).rsplit("+", 3)  # as nbgrader's own collect splits it
+        if len(parts) != 4 or parts[1] != self.coursedir.assignment_id or "+" in parts[0]:
+            raise Refused(f"its name is not <student>+{self.coursedir.assignment_id}+<time>+<random>")
+        claimed = parts[0]
+        try:
+            parse_utc(parts[2])
+        except (ValueError, OverflowError):
+            raise Refused(f"its time {parts[2]!r} is malformed") from None
+        try:
+            account = pwd.getpwnam(claimed)
+        except KeyError:
+            raise Refused(f"there is no account {claimed!r}") from None
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode):
+            raise Refused("it is not a folder")
+        if info.st_uid != account.pw_uid:
+            raise Refused(f"it claims to be {claimed}'s submission but belongs to {_owner(info.st_uid)}")
+        return claimed, account.pw_uid
 
     def init_src(self) -> None:
         super().init_src()
         self.src_records = [record for record in self.src_records if record["username"] != REFUSED]
 
+    def copy_files(self) -> None:
+        """nbgrader's collection (``--update``, ``--before-duedate``), one submission at a time, safely."""
+        if not self.src_records:
+            self.log.warning("No submissions of '%s' for course '%s' to collect",
+                             self.coursedir.assignment_id, self.coursedir.course_id)
+        for record in self.src_records:
+            source = os.path.join(self.inbound_path, record["filename"])
+            try:
+                self._collect(record, source)
+            except Refused as why:
+                self.log.error("Refused %s: %s", source, why)
+            except OSError as error:
+                self.log.error("Could not collect %s: %s", source, error)
 
-def _owner(path: str) -> str:
+    def _collect(self, record: dict, source: str) -> None:
+        student = record["username"]
+        dest = self.coursedir.format_path(self.coursedir.submitted_directory, student, self.coursedir.assignment_id)
+        if os.path.isdir(dest):
+            existing = self.coursedir.get_existing_timestamp(dest)
+            newer = existing is None or record["timestamp"] > existing
+            if not ((self.update and newer) or (self.before_duedate and existing != record["timestamp"])):
+                self.log.info("No newer submission to collect: %s %s" if self.update else
+                              "Submission already exists, use --update to update: %s %s",
+                              student, self.coursedir.assignment_id)
+                return
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        partial = f"{dest}.collecting"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            inspected = read_submission(source, record["uid"], self._limits(), copy_to=partial)
+            changed = datetime.fromtimestamp(inspected.changed, timezone.utc)
+            with open(os.path.join(partial, TIMESTAMP_FILE), "w") as handle:
+                handle.write(changed.strftime(self.timestamp_format))
+            if os.path.isdir(dest):
+                self.log.info("Updating submission: %s %s", student, self.coursedir.assignment_id)
+                shutil.rmtree(dest)
+            else:
+                self.log.info("Collecting submission: %s %s", student, self.coursedir.assignment_id)
+            os.rename(partial, dest)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _owner(uid: int) -> str:
     try:
-        return pwd.getpwuid(os.lstat(path).st_uid).pw_name
-    except (KeyError, FileNotFoundError):
-        return "<unknown>"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"

@@ -27,10 +27,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import timezone
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import parse_utc
 
 from tests.conftest import ROOT
 from tests.support.network import free_port
@@ -65,6 +67,8 @@ class HubClass:
     bin: Path = Path(sys.prefix) / "bin"  # the users' launchers (dlcourse.hub_env)
     process: subprocess.Popen | None = None
     measured: dict[str, float] = field(default_factory=dict)
+    planted: list[str] = field(default_factory=list)  # inbound entries the collection must refuse
+    started: float = field(default_factory=time.time)
 
     @property
     def course(self) -> Path:
@@ -318,8 +322,9 @@ def test_students_fetch_answer_and_submit(hc):
 
 
 def _submission_of(hc: HubClass, user: str) -> Path:
-    return next(p for p in hc.inbound.iterdir() if p.name.startswith(f"{user}+") and p.stat().st_uid ==
-                pwd.getpwnam(user).pw_uid)
+    """The submission ``nbgrader submit`` made for ``user`` (not one planted by a test)."""
+    return next(p for p in hc.inbound.iterdir() if p.name.startswith(f"{user}+") and p.name not in hc.planted
+                and not p.is_symlink() and p.is_dir() and p.stat().st_uid == pwd.getpwnam(user).pw_uid)
 
 
 def test_a_student_cannot_read_change_or_forge_anothers_submission(hc):
@@ -346,6 +351,49 @@ def test_a_student_cannot_read_change_or_forge_anothers_submission(hc):
     assert len(forged) == 2
 
 
+def test_a_student_plants_links_fifos_and_malformed_entries_for_the_collection(hc):
+    """The instructor's collect reads what students left in inbound: each trick must be refused when it runs."""
+    attacker, victim, late = hc.students["partial"], hc.students["correct"], hc.students["blank"]
+    own = _submission_of(hc, attacker)
+    later = "2099-01-01 00:00:00.000000 UTC"  # a later time than any real submission: the one collect would pick
+    solution = hc.course / "solutions" / ASSIGNMENT / NOTEBOOK
+    collected = hc.course / "submitted" / victim / ASSIGNMENT
+
+    def plant(script: str, name: str | None = None) -> None:
+        tag = secrets.token_hex(4)
+        entry = hc.inbound / (name or f"{attacker}+{ASSIGNMENT}+{later}+{tag}")
+        as_user(hc, attacker, "sh", "-c", script.format(entry=f"'{entry}'", secret=f"'{own}/submission_secret.txt'"))
+        hc.planted.append(entry.name)
+
+    folder = "mkdir {entry} && cp {secret} {entry}/ && "
+    # S1: links to the instructor's solution, course folder and gradebook, as the student's own files.
+    plant(folder + f"ln -s '{solution}' {{entry}}/{NOTEBOOK}")
+    plant(folder + f"cp '{own}/{NOTEBOOK}' {{entry}}/ && ln -s '{hc.course}' {{entry}}/course")
+    plant(folder + f"cp '{own}/{NOTEBOOK}' {{entry}}/ && ln -s '{hc.course}/gradebook.db' {{entry}}/gradebook.db")
+    plant(f"ln -s '{own}' {{entry}}")  # the submission itself a link
+    # S2: the victim's collected notebook and secret (their feedback page is named by that secret).
+    plant(f"mkdir {{entry}} && ln -s '{collected}/{NOTEBOOK}' {{entry}}/{NOTEBOOK} && "
+          f"ln -s '{collected}/submission_secret.txt' {{entry}}/submission_secret.txt")
+    # S3: entries that stopped nbgrader's collection: a file, a FIFO, a malformed time, a FIFO inside.
+    plant("echo x > {entry}")
+    plant("mkfifo {entry}")
+    plant(folder + f"cp '{own}/{NOTEBOOK}' {{entry}}/", name=f"{attacker}+{ASSIGNMENT}+not-a-time+x")
+    plant(folder + f"cp '{own}/{NOTEBOOK}' {{entry}}/ && mkfifo {{entry}}/pipe")
+    # S4: filling the instructor's disk: /dev/zero, a sparse terabyte, thousands of files.
+    plant(folder + f"ln -s /dev/zero {{entry}}/{NOTEBOOK}")
+    plant(folder + f"cp '{own}/{NOTEBOOK}' {{entry}}/ && truncate -s 1T {{entry}}/data.bin")
+    plant(folder + "cd {entry} && seq 1 1500 | xargs touch")
+    # S5: a secret that is a path (it names the feedback file).
+    plant(f"mkdir {{entry}} && cp '{own}/{NOTEBOOK}' {{entry}}/ && "
+          "echo ../../../tmp/x > {entry}/submission_secret.txt")
+    # S6: a name nbgrader splits into another student id than the owner's.
+    plant(folder + f"cp '{own}/{NOTEBOOK}' {{entry}}/", name=f"{attacker}+{victim}+{ASSIGNMENT}+{later}+s6")
+    # S5: a student dates their submission back (late work made to look early).
+    mine = _submission_of(hc, late)
+    as_user(hc, late, "sh", "-c", f"echo '2000-01-01 00:00:00.000000 UTC' > '{mine}/timestamp.txt'")
+    assert len(hc.planted) == 14
+
+
 def test_a_student_cannot_read_solutions_or_the_gradebook(hc):
     for user in hc.students.values():
         refused(hc, user, f"cat '{hc.course}/solutions/{ASSIGNMENT}/{NOTEBOOK}'")
@@ -355,10 +403,23 @@ def test_a_student_cannot_read_solutions_or_the_gradebook(hc):
 
 
 def test_collect_grade_and_feedback(hc):
+    started = time.monotonic()
     collected = as_user(hc, hc.instructor, "nbgrader", "collect", ASSIGNMENT, cwd=hc.course)
-    assert "Refused" in collected.stdout + collected.stderr
+    hc.measured["collect_s"] = round(time.monotonic() - started, 2)
+    log = collected.stdout + collected.stderr
+    refusals = [line for line in log.splitlines() if "Refused" in line]
+    for name in hc.planted + [p.name for p in hc.inbound.iterdir() if p.name.startswith(f"{hc.students['correct']}+")
+                              and p.stat().st_uid != pwd.getpwnam(hc.students["correct"]).pw_uid]:
+        assert any(name in line for line in refusals), f"collect did not refuse {name!r}:\n{log[-4000:]}"
     submitted = sorted(p.name for p in (hc.course / "submitted").iterdir())
     assert submitted == sorted(hc.students.values())
+    assert not [p for p in (hc.course / "submitted").rglob("*") if p.is_symlink() or not (p.is_file() or p.is_dir())]
+    for user in hc.students.values():  # each student's own submission, as they submitted it
+        mine = _submission_of(hc, user)
+        assert (hc.course / "submitted" / user / ASSIGNMENT / NOTEBOOK).read_bytes() == (mine / NOTEBOOK).read_bytes()
+        stamp = (hc.course / "submitted" / user / ASSIGNMENT / "timestamp.txt").read_text()
+        assert parse_utc(stamp).replace(tzinfo=timezone.utc).timestamp() >= hc.started - 1, \
+            f"{user}'s collected time {stamp} is not when the submission last changed"
     solution = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     got = nbformat.read(hc.course / "submitted" / hc.students["correct"] / ASSIGNMENT / NOTEBOOK, as_version=4)
     assert [c.source for c in _answer_cells(got).values()] == [c.source for c in _answer_cells(solution).values()], \

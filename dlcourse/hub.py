@@ -39,6 +39,8 @@ ROLES = ("instructor", "student")
 # the student's home as a course; Create Assignment edits cell metadata).
 STUDENT_DISABLED_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
+# What nobody's JupyterLab on the hub runs: the news pop-up, which asks to fetch news from jupyter.org.
+DISABLED_LAB = ("@jupyterlab/apputils-extension:announcements",)
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def write_user_config(layout: HubLayout) -> None:
         folder = layout.config_dir(role)
         (folder / "labconfig").mkdir(parents=True, exist_ok=True)
         (folder / "nbgrader_config.py").write_text(nbgrader_user_config(layout))
-        disabled = STUDENT_DISABLED_LAB if role == "student" else ()
+        disabled = DISABLED_LAB + (STUDENT_DISABLED_LAB if role == "student" else ())
         (folder / "labconfig" / "page_config.json").write_text(
             json.dumps({"disabledExtensions": {name: True for name in disabled}}, indent=1))
         server = {"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": False}}}

@@ -1,9 +1,9 @@
 """A class on JupyterHub, end to end, with real local accounts (root only; CI runs it as root).
 
 An instructor and three students get fresh accounts; the instructor releases hw03 to the hardened exchange
-(:mod:`dlcourse.hub_exchange`); the hub starts on 127.0.0.1; each student logs in through PAM, fetches hw03
-and submits one correct, one partial and one blank answer as the student (``runuser``, the same uid their
-JupyterLab runs as). Every attack of nbgrader #978/#1097/#1225 is tried and must fail; the instructor
+(:mod:`dlcourse.hub_exchange`); the hub starts on 127.0.0.1; each student logs in through PAM in headless
+Chromium, fetches hw03 in the Assignments tab, answers (one correct, one partial, one blank), runs Validate and
+submits. Every attack of nbgrader #978/#1097/#1225 is tried and must fail; the instructor
 collects, ``dlcourse grade`` grades in the sandbox (scores as in tests/course/test_roundtrip.py), feedback
 goes out and each student fetches their own. Every account, process and file is removed afterwards.
 """
@@ -50,6 +50,7 @@ NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 PARTIAL = json.loads((ROOT / "tests" / "course" / "partial_submissions" / f"{ASSIGNMENT}.json").read_text())
 START_TIMEOUT_S = 120
 MEASUREMENTS = ROOT / "artifacts" / "hub_measurements.json"
+ARTIFACTS_DIR = ROOT / "artifacts" / "screenshots"
 
 
 @dataclass
@@ -142,9 +143,10 @@ def _api(hc: HubClass, method: str, route: str) -> int:
         return error.code
 
 
-def _answer_cells(nb) -> dict[str, nbformat.NotebookNode]:
+def _answer_cells(nb, written: bool = False) -> dict[str, nbformat.NotebookNode]:
+    """The code answer cells by grade id; with ``written``, the written (markdown) answers too."""
     return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+            if c.metadata.get("nbgrader", {}).get("solution") and (written or c.cell_type == "code")}
 
 
 @pytest.fixture(scope="module")
@@ -258,62 +260,86 @@ def test_students_log_in_through_pam_and_their_servers_start(hc):
     assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
 
 
-def test_a_student_fetches_and_submits_in_chromium(hc):
-    """The blank student's whole path in the browser: log in, Assignments tab, Fetch, Submit."""
-    from tests.support.jupyter_browser import ARTIFACTS, CHROMIUM, headless_chromium, new_page
+def _write_answers(hc: HubClass, kind: str, user: str) -> None:
+    """What the student types: every answer (correct), the partial answers of tests/course, or nothing (blank)."""
+    path = Path(pwd.getpwnam(user).pw_dir) / ASSIGNMENT / NOTEBOOK
+    nb = nbformat.read(path, as_version=4)
+    cells = _answer_cells(nb, written=True)
+    if kind == "correct":  # the code and the written answers
+        source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+        for grade_id, cell in _answer_cells(source, written=True).items():
+            cells[grade_id].source = cell.source
+    elif kind == "partial":
+        for grade_id, code in PARTIAL["answers"].items():
+            cells[grade_id].source = code
+    nbformat.write(nb, str(path))
+    os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
 
-    if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    user = hc.students["blank"]
+
+# What the Validate button must say for each kind of answer (nbgrader's validation dialog).
+VALIDATION = {"correct": "Success! Your notebook passes all the tests.", "partial": "failed",
+              "blank": "You did not provide a response."}
+
+
+def _wait_for(condition, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+def _student_in_chromium(hc: HubClass, page, kind: str, user: str) -> None:
     home = Path(pwd.getpwnam(user).pw_dir)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with headless_chromium() as browser, new_page(browser) as page:
-        try:
-            page.goto(f"{hc.base}/hub/login")
-            page.fill("#username_input", user)
-            page.fill("#password_input", hc.passwords[user])
-            started = time.monotonic()
-            page.click("#login_submit")
-            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for(timeout=START_TIMEOUT_S * 1000)
-            hc.measured["login_to_lab_s"] = round(time.monotonic() - started, 2)
-            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
-            page.get_by_role("button", name="Fetch").first.wait_for(timeout=60_000)
-            page.get_by_role("button", name="Fetch").first.click()
-            deadline = time.monotonic() + 60
-            while not (home / ASSIGNMENT / NOTEBOOK).exists():
-                assert time.monotonic() < deadline, "Fetch in the Assignments tab fetched nothing"
-                time.sleep(0.5)
-            page.get_by_role("button", name="Submit").first.wait_for(timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "hub_assignments.png"))
-            page.get_by_role("button", name="Submit").first.click()
-            deadline = time.monotonic() + 60
-            while not any(p.name.startswith(f"{user}+") for p in hc.inbound.iterdir()):
-                assert time.monotonic() < deadline, "Submit in the Assignments tab submitted nothing"
-                time.sleep(0.5)
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "hub_assignments_end.png"))
-    assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
+    page.goto(f"{hc.base}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hc.passwords[user])
+    started = time.monotonic()
+    page.click("#login_submit")
+    menu = page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
+    menu.wait_for(timeout=START_TIMEOUT_S * 1000)
+    hc.measured[f"login_to_lab_s_{kind}"] = round(time.monotonic() - started, 2)
+    menu.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+    page.get_by_role("button", name="Fetch").first.click(timeout=60_000)
+    _wait_for(lambda: (home / ASSIGNMENT / NOTEBOOK).exists(), "Fetch in the Assignments tab fetched nothing")
+    _write_answers(hc, kind, user)
+    page.locator("a.assignment-notebooks-link", has_text=ASSIGNMENT).click()  # its notebooks, each with Validate
+    page.get_by_role("button", name="Validate").first.click(timeout=60_000)
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=180_000)
+    page.wait_for_function("() => !document.querySelector('.jp-Dialog')?.innerText.includes('Validating')",
+                           timeout=180_000)
+    verdict = dialog.inner_text()
+    assert VALIDATION[kind] in verdict, f"Validate for the {kind} answer said:\n{verdict[:1500]}"
+    page.screenshot(path=str(ARTIFACTS_DIR / f"hub_validate_{kind}.png"))
+    dialog.get_by_role("button").last.click()
+    page.get_by_role("button", name="Submit").first.click()
+    _wait_for(lambda: any(p.name.startswith(f"{user}+") for p in hc.inbound.iterdir()),
+              "Submit in the Assignments tab submitted nothing")
 
 
-def test_students_fetch_answer_and_submit(hc):
-    source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    for kind, user in hc.students.items():
-        path = Path(pwd.getpwnam(user).pw_dir) / ASSIGNMENT / NOTEBOOK
-        if kind == "blank" and any(p.name.startswith(f"{user}+") for p in hc.inbound.iterdir()):
-            continue  # fetched and submitted in Chromium
-        as_user(hc, user, "nbgrader", "fetch_assignment", ASSIGNMENT)
-        nb = nbformat.read(path, as_version=4)
-        cells = _answer_cells(nb)
-        if kind == "correct":
-            for grade_id, cell in _answer_cells(source).items():
-                cells[grade_id].source = cell.source
-        elif kind == "partial":
-            for grade_id, code in PARTIAL["answers"].items():
-                cells[grade_id].source = code
-        nbformat.write(nb, str(path))
-        os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-        as_user(hc, user, "nbgrader", "submit", ASSIGNMENT)
+def test_each_student_fetches_validates_and_submits_in_chromium(hc):
+    """Each student's whole path in the browser: log in, Assignments tab, Fetch, (answer), Validate, Submit."""
+    from tests.support.jupyter_browser import CHROMIUM, headless_chromium, new_page
+
+    if not CHROMIUM.is_file():  # the class still submits, from the command line, for the tests after this one
+        for kind, user in hc.students.items():
+            as_user(hc, user, "nbgrader", "fetch_assignment", ASSIGNMENT)
+            _write_answers(hc, kind, user)
+            as_user(hc, user, "nbgrader", "submit", ASSIGNMENT)
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium): submitted with runuser instead")
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    with headless_chromium() as browser:
+        for kind, user in hc.students.items():
+            with new_page(browser) as page:
+                try:
+                    _student_in_chromium(hc, page, kind, user)
+                finally:
+                    page.screenshot(path=str(ARTIFACTS_DIR / f"hub_assignments_{kind}.png"))
+            assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
+
+
+def test_every_submission_is_private(hc):
     subs = sorted(p.name.split("+")[0] for p in hc.inbound.iterdir())
     assert subs == sorted(hc.students.values())
     for sub in hc.inbound.iterdir():

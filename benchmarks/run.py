@@ -1,4 +1,4 @@
-"""Benchmarks of the course: notebook execution, training speed, grading throughput, release, memory.
+"""Benchmarks of the course: notebook execution, training speed, grading throughput, release, the site, memory.
 
 ``dlcourse bench`` runs this file; it measures everything in one run, prints the
 tables, saves ``benchmarks/results.json`` and rewrites the block between
@@ -33,6 +33,7 @@ README = ROOT / "README.md"
 RESULTS = ROOT / "benchmarks" / "results.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 NOTEBOOK_TARGET_S = 60.0
+PARTS = ["course", "training", "grading", "release", "site"]
 
 
 def measure(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -117,6 +118,22 @@ def bench_release(repeat: int) -> dict:
             peaks.append(run["peak_mib"])
     return {"seconds": statistics.median(times), "runs": times, "peak_mib": max(peaks),
             "assignments": len(list((ROOT / "solutions").glob("hw*/hw*.ipynb")))}
+
+
+def bench_site() -> dict:
+    """``dlcourse site`` from nothing (every lecture executed, Sphinx, the slides), then again with no change."""
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "dlcourse", "site", "--out", f"{tmp}/out", "--work", f"{tmp}/work"]
+        for name in ("clean", "unchanged"):
+            run = measure(command)
+            if run["returncode"] != 0:
+                raise RuntimeError(f"the site's {name} build failed:\n" + run["output"][-2000:])
+            runs[name] = run
+        pages = len(list(Path(tmp, "out").rglob("*.html")))
+        decks = len(list(Path(tmp, "out", "slides").glob("*.html")))
+    return {"clean_s": runs["clean"]["seconds"], "unchanged_s": runs["unchanged"]["seconds"],
+            "peak_mib": max(r["peak_mib"] for r in runs.values()), "html_files": pages, "decks": decks}
 
 
 def _grade_class(course: Path, submissions: Path, assignment: str, jobs: int) -> dict:
@@ -258,6 +275,12 @@ def markdown(results: dict) -> str:
         lines += [f"**Release**{_when(results, 'release')} — "
                   f"all {release['assignments']} student versions in {release['seconds']:.1f} s "
                   f"(median of {len(release['runs'])}); peak memory {release['peak_mib']:.0f} MiB.", ""]
+    site = results.get("site")
+    if site:
+        lines += [f"**Website and slides**{_when(results, 'site')} — `dlcourse site` from a clean folder (every "
+                  f"lecture executed, {site['html_files']} HTML files, {site['decks']} slide decks) in "
+                  f"**{site['clean_s']:.0f} s**; again with nothing changed in {site['unchanged_s']:.1f} s "
+                  f"(the execution cache); peak memory {site['peak_mib']:.0f} MiB.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -272,7 +295,7 @@ def write_readme(block: str, readme: Path = README) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dlcourse bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", choices=["course", "training", "grading", "release"],
+    parser.add_argument("--only", nargs="*", choices=PARTS,
                         help="run only these parts (default: all)")
     parser.add_argument("--repeat", type=int, default=3, help="repeats for training, grading and release")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks at once for the whole-course run")
@@ -281,11 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README's table")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to save the JSON results")
     args = parser.parse_args(argv)
-    parts = set(args.only or ["course", "training", "grading", "release"])
+    parts = set(args.only or PARTS)
     results: dict = {"machine": machine()}
     if args.only and args.results.is_file():  # a partial run keeps the other parts' last measurements
         earlier = json.loads(args.results.read_text())
-        for part in {"course", "training", "grading", "release"} - parts:
+        for part in set(PARTS) - parts:
             if part in earlier:
                 results[part] = earlier[part]
                 results[part].setdefault("machine", earlier.get("machine", ""))
@@ -297,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         results["grading"] = bench_grading(args.repeat)
     if "release" in parts:
         results["release"] = bench_release(args.repeat)
+    if "site" in parts:
+        results["site"] = bench_site()
     block = markdown(results)
     print(block)
     args.results.write_text(json.dumps(results, indent=1) + "\n")

@@ -18,6 +18,7 @@ in the notebook and on the lecture page); shorter code is shown with its output.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -149,12 +150,30 @@ def executed_lecture(notebook: nbformat.NotebookNode, cache_path: Path, name: st
     return merged
 
 
+NOTEBOOK_LINK = re.compile(r"\]\((?![a-z]+:|#|/)([^)#\s]+)\.ipynb(?:#[^)\s]*)?\)")
+
+
+def link_pages(markdown: str) -> str:
+    """Point a lecture's links to other notebooks at their pages on the site, from the deck's folder ``slides/``
+    (the pages' heading anchors differ from the notebook's, so the link opens the page at its top).
+
+    Example:
+        >>> link_pages("see [the playground](08_pytorch_mlp.ipynb#11.-Explore) and [hw](../assignments/a/a.ipynb)")
+        'see [the playground](../notebooks/08_pytorch_mlp.html) and [hw](../assignments/a/a.html)'
+    """
+    return NOTEBOOK_LINK.sub(lambda m: f"]({m.group(1) if '/' in m.group(1) else '../notebooks/' + m.group(1)}.html)",
+                             markdown)
+
+
 def slide_notebook(notebook: nbformat.NotebookNode, lecture_page: str) -> nbformat.NotebookNode:
     """The notebook as the deck shows it: long or plotting code cells show their output only, widgets their picture,
-    the Colab badge a local picture with a link back to the lecture page; the widgets' saved state is dropped."""
+    the Colab badge a local picture with a link back to the lecture page, links to notebooks lead to their pages;
+    the widgets' saved state is dropped."""
     deck = nbformat.from_dict(notebook)
     deck.metadata.pop("widgets", None)
     for cell in deck.cells:
+        if cell.cell_type == "markdown":
+            cell.source = link_pages(cell.source)
         if cell.cell_type == "markdown" and COLAB_BADGE_URL in cell.source:
             cell.source = cell.source.replace(COLAB_BADGE_URL, "../_static/colab-badge.svg")
             cell.source += f'\n\n<a href="../{lecture_page}">The lecture, with all its code</a>'
@@ -191,7 +210,8 @@ window.MathJax = {
 .reveal .slides > section, .reveal .slides > section > section { height: 100%; overflow-y: auto; }
 .reveal .slides section .jp-OutputArea-output img { max-height: 520px; width: auto; }
 .reveal table { font-size: 0.8em; }
-.reveal h1, .reveal h2, .reveal h3 { text-transform: none; }  /* the theme's capitals would change the math */
+/* the theme's capitals would change the math ($p - y$ drawn as P − Y); its stylesheet comes after this one */
+.reveal .slides h1, .reveal .slides h2, .reveal .slides h3, .reveal .slides h4 { text-transform: none !important; }
 </style>
 {%- endblock html_head_js_mathjax -%}
 {% block footer_js %}

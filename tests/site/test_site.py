@@ -79,15 +79,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+SUBPATH = "dl-intro"
+"""The site is served under a sub-path, as GitHub Pages serves a project's site: a link that starts with "/" breaks."""
+
+
 @pytest.fixture(scope="module")
-def server(site):
-    """The built site served over HTTP on 127.0.0.1 (a free port); yields its base address."""
-    handler = functools.partial(_QuietHandler, directory=str(site.out))
+def server(site, tmp_path_factory):
+    """The built site served over HTTP on 127.0.0.1 (a free port) under ``/dl-intro/``; yields its base address."""
+    served = tmp_path_factory.mktemp("pages")
+    (served / SUBPATH).symlink_to(site.out, target_is_directory=True)
+    handler = functools.partial(_QuietHandler, directory=str(served))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/{SUBPATH}"
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -150,9 +156,11 @@ JS_LINKS = """() => [...document.querySelectorAll('a[href]')].map(a => a.href)""
 def _local_file(out: Path, base: str, url: str) -> Path | None:
     """The file in the site that a link to ``url`` asks for; None for a link outside the site."""
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or f"{parsed.scheme}://{parsed.netloc}" != base:
+    site_path = urlparse(base).path + "/"
+    if parsed.scheme not in ("http", "https") or parsed.netloc != urlparse(base).netloc:
         return None
-    path = out / unquote(parsed.path).lstrip("/")
+    assert parsed.path.startswith(site_path), f"a link leaves the site's folder {site_path}: {url}"
+    path = out / unquote(parsed.path[len(site_path):])
     return path / "index.html" if path.is_dir() or parsed.path.endswith("/") else path
 
 
@@ -288,13 +296,18 @@ def test_every_lecture_with_slide_metadata_has_a_deck_linked_from_its_page(cours
 
 JS_DECK = """() => ({indices: Reveal.getIndices(), last: Reveal.isLastSlide(), below: Reveal.availableRoutes().down,
     fragment: Reveal.availableFragments().next,
+    overflows: (s => s.scrollHeight > s.clientHeight + 2 || s.scrollWidth > s.clientWidth + 2)(
+        Reveal.getCurrentSlide()),
+    capitals: [...Reveal.getCurrentSlide().querySelectorAll('h1, h2, h3, h4')].some(
+        h => getComputedStyle(h).textTransform !== 'none'),
     plots: [...Reveal.getCurrentSlide().querySelectorAll('img')].filter(
         i => i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0).length})"""
 
 
 def test_every_deck_opens_offline_and_advances_through_its_slides_with_the_keyboard(site, visit):
     """Space steps through fragments and down a column of sub-slides, ArrowRight to the next column; every slide is
-    shown once, with no console error and no request beyond the site; the deck shows math and a plot."""
+    shown once, with no console error and no request beyond the site; the deck shows math and a plot; no slide is
+    larger than the screen with all its fragments shown, and no heading is drawn in capitals."""
     assert site.decks
     for deck in site.decks:
         visit.problems.clear()
@@ -305,17 +318,22 @@ def test_every_deck_opens_offline_and_advances_through_its_slides_with_the_keybo
         assert total == deck.slides, f"{deck.path}: reveal.js counts {total} slides, the build {deck.slides}"
         visit.page.wait_for_selector(".reveal mjx-container", state="attached", timeout=MATH_TIMEOUT_MS)
         assert visit.page.locator(".reveal mjx-container").count() > 10, f"{deck.path}: math not typeset"
-        seen, plots = set(), 0
+        seen, plots, overflowing = set(), 0, set()
         for _ in range(6 * total):
             state = visit.page.evaluate(JS_DECK)
-            seen.add((state["indices"]["h"], state["indices"]["v"]))
+            where = (state["indices"]["h"], state["indices"]["v"])
+            seen.add(where)
             plots += state["plots"]
+            assert not state["capitals"], f"{deck.path}: slide {where} draws its heading in capitals (math changes)"
+            if state["overflows"] and not state["fragment"]:  # with every fragment shown
+                overflowing.add(where)
             if state["last"] and not state["fragment"]:
                 break
             visit.page.keyboard.press("Space" if state["below"] or state["fragment"] else "ArrowRight")
         assert state["last"] and not state["fragment"], f"{deck.path}: the keyboard never reached the end"
         assert len(seen) == total, f"{deck.path}: the keyboard showed {len(seen)} of {total} slides"
         assert plots >= 1, f"{deck.path}: no plot on any slide"
+        assert not overflowing, f"{deck.path}: slides (across, down) larger than the screen: {sorted(overflowing)}"
         assert not visit.problems, f"{deck.path}: " + "\n".join(visit.problems)
 
 

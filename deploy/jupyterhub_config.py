@@ -1,11 +1,11 @@
 """JupyterHub for the course on one server (JupyterHub 5; see deploy/README.md).
 
-Started by ``python -m dlcourse.hub up``, which sets the ``DLHUB_*`` variables read here, as root:
+Started by ``dlcourse hub up``, which sets the ``DLHUB_*`` variables read here, as root:
 
 * users log in with their local account (PAM); members of the instructors' group are the hub's admins;
 * each user's JupyterLab runs as that user (LocalProcessSpawner), from this Python environment (the
   course's packages and nbgrader), in their home folder, with the course's nbgrader configuration
-  (``$DLHUB_STATE/jupyter-config/<role>``: the hardened exchange of ``dlcourse.hub_exchange``; students
+  (``$DLHUB_STATE/jupyter-config/<role>``: the hardened exchange of ``dlcourse.hub.exchange``; students
   get the Assignments tab and Validate, not the Formgrader);
 * the proxy is configurable-http-proxy from ``deploy/node_modules`` (``npm ci --prefix deploy``).
 """
@@ -25,10 +25,12 @@ HUB_STATE = STATE / "hub"  # the hub's database, cookie secret and proxy token: 
 HUB_STATE.mkdir(parents=True, exist_ok=True)
 HUB_STATE.chmod(0o700)
 
-c.JupyterHub.bind_url = f"http://{os.environ.get('DLHUB_IP', '127.0.0.1')}:{os.environ.get('DLHUB_PORT', '8000')}"
+# Three ports below 1024 (dlcourse hub refuses others): only root can listen there, so no student's process can take
+# one first and serve the login page, or receive the proxy's token or the users' servers' tokens.
+c.JupyterHub.bind_url = f"http://{os.environ['DLHUB_IP']}:{os.environ['DLHUB_PORT']}"
 c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = int(os.environ.get("DLHUB_HUB_PORT", "8081"))
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('DLHUB_PROXY_API_PORT', '8001')}"
+c.JupyterHub.hub_port = int(os.environ["DLHUB_HUB_PORT"])
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['DLHUB_PROXY_API_PORT']}"
 c.ConfigurableHTTPProxy.command = [os.environ["DLHUB_PROXY"]]
 c.ConfigurableHTTPProxy.pid_file = str(HUB_STATE / "proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{HUB_STATE / 'jupyterhub.sqlite'}"

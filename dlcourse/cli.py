@@ -7,6 +7,7 @@
     dlcourse grade [IDS]         grade a class: sandboxed autograding, feedback, grades.csv, a summary
     dlcourse bench [--only ...]  benchmarks: notebook times, training speed, grading, release; into the README
     dlcourse site [--out DIR]    the course website: executed lectures, student versions, glossary, search
+    dlcourse hub up|down         the course on one JupyterHub server for a class (as root; deploy/README.md)
 
 Each command lives in its own module and is imported only when it runs, so
 ``dlcourse doctor`` works where the grader's POSIX-only modules do not exist.
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_site)
     # `dlcourse bench ARGS` hands ARGS to benchmarks/run.py (see main); listed here for --help.
     commands.add_parser("bench", help="measure notebooks, training, grading and release; update the README")
+    # `dlcourse hub ARGS` hands ARGS to dlcourse.hub.server (see main).
+    commands.add_parser("hub", help="the course on one JupyterHub server: up (accounts, exchange, hub) or down")
     return parser
 
 
@@ -103,6 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from dlcourse.bench import bench
 
         return bench(argv[1:])
+    if argv[:1] == ["hub"]:
+        from dlcourse.hub.server import main as hub_main
+
+        return hub_main(argv[1:])
     args = build_parser().parse_args(argv)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return args.func(args)

@@ -1,7 +1,7 @@
 """A class on JupyterHub, end to end, with real local accounts (root only; CI runs it as root).
 
 An instructor and three students get fresh accounts; the instructor releases hw03 to the hardened exchange
-(:mod:`dlcourse.hub_exchange`); the hub starts on 127.0.0.1; each student logs in through PAM in headless
+(:mod:`dlcourse.hub.exchange`); the hub starts on 127.0.0.1; each student logs in through PAM in headless
 Chromium, fetches hw03 in the Assignments tab, answers (one correct, one partial, one blank), runs Validate and
 submits. Every attack of nbgrader #978/#1097/#1225 is tried and must fail; the instructor
 collects, ``dlcourse grade`` grades in the sandbox (scores as in tests/course/test_roundtrip.py), feedback
@@ -35,7 +35,6 @@ import pytest
 from nbgrader.utils import parse_utc
 
 from tests.conftest import ROOT
-from tests.support.network import free_port
 
 pytestmark = [pytest.mark.notebook, pytest.mark.xdist_group("hub")]
 
@@ -43,7 +42,8 @@ if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("useradd") is No
     pytest.skip("the hub test creates local accounts: Linux, as root", allow_module_level=True)
 
 psutil = pytest.importorskip("psutil")
-hub = pytest.importorskip("dlcourse.hub")
+hub = pytest.importorskip("dlcourse.hub.server")
+host = pytest.importorskip("dlcourse.hub.host")
 
 ASSIGNMENT = "hw03_logic_gates"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -65,7 +65,7 @@ class HubClass:
     passwords: dict[str, str]
     base: str = ""
     token: str = ""
-    bin: Path = Path(sys.prefix) / "bin"  # the users' launchers (dlcourse.hub_env)
+    bin: Path = Path(sys.prefix) / "bin"  # the users' launchers (dlcourse.hub.env)
     process: subprocess.Popen | None = None
     measured: dict[str, float] = field(default_factory=dict)
     planted: list[str] = field(default_factory=list)  # inbound entries the collection must refuse
@@ -154,11 +154,13 @@ def hc() -> HubClass:
     prefix = "dlt" + secrets.token_hex(3)
     tmp = Path(tempfile.mkdtemp(prefix="dlhub-"))
     os.chmod(tmp, 0o755)
+    public, hub_port, proxy_api = host.free_privileged_ports(3)
     layout = hub.HubLayout(state=tmp / "state", exchange=tmp / "exchange", instructors=f"{prefix}-instr",
-                           students=f"{prefix}-stud", port=free_port())
+                           students=f"{prefix}-stud", port=public, hub_port=hub_port, proxy_api_port=proxy_api)
     students = {"correct": f"{prefix}a", "partial": f"{prefix}b", "blank": f"{prefix}c"}
     members = [hub.Member(f"{prefix}t", "instructor")] + [hub.Member(n, "student") for n in students.values()]
     hc = HubClass(prefix, tmp, layout, f"{prefix}t", students, {})
+    private = host.make_checkout_private(ROOT)  # set_up does it too; done here to put the modes back afterwards
     try:
         hc.passwords = hub.set_up(members, layout)
         hc.bin = hub.user_prefix(layout.python) / "bin"
@@ -177,6 +179,7 @@ def hc() -> HubClass:
         _kill_processes_of(uids)
         hub.remove_accounts([m.username for m in members], [layout.instructors, layout.students])
         shutil.rmtree(tmp, ignore_errors=True)
+        host.restore_modes(private)
         if hc.measured:
             MEASUREMENTS.parent.mkdir(parents=True, exist_ok=True)
             MEASUREMENTS.write_text(json.dumps(hc.measured, indent=1))
@@ -197,7 +200,7 @@ def _prepare_course(hc: HubClass) -> None:
 def _start_hub(hc: HubClass) -> None:
     hc.token = secrets.token_hex(32)
     command, env = hub.hub_command(hc.layout)
-    env.update(DLHUB_API_TOKEN=hc.token, DLHUB_HUB_PORT=str(free_port()), DLHUB_PROXY_API_PORT=str(free_port()))
+    env.update(DLHUB_API_TOKEN=hc.token)
     hc.base = f"http://127.0.0.1:{hc.layout.port}"
     started = time.monotonic()
     with open(hc.tmp / "hub.log", "w") as log:  # the hub keeps its own copy of the descriptor
@@ -426,6 +429,35 @@ def test_a_student_cannot_read_solutions_or_the_gradebook(hc):
         refused(hc, user, f"cat '{hc.course}/gradebook.db'")
         refused(hc, user, f"ls '{hc.course}'")
         refused(hc, user, f"cat '{hc.layout.state}/hub/jupyterhub.sqlite'")
+
+
+def test_a_student_cannot_read_the_checkout_the_hub_runs_from(hc):
+    """The users' Python imports the course from the checkout; its solutions, tests and history stay closed."""
+    refused(hc, hc.students["partial"], f"cat '{ROOT}/solutions/{ASSIGNMENT}/{NOTEBOOK}'")
+    refused(hc, hc.students["partial"], f"cat '{ROOT}/.git/HEAD'")
+    refused(hc, hc.students["partial"], f"ls '{ROOT}/tests'")
+    refused(hc, hc.students["partial"], f"git -C '{ROOT}' show HEAD:solutions/{ASSIGNMENT}/{NOTEBOOK}")
+    as_user(hc, hc.students["partial"], "python", "-c", "import course_utils.checks, dlcourse")  # still importable
+
+
+def test_a_student_cannot_take_the_hubs_ports_or_outlive_it(hc):
+    """Only root listens below 1024, where the hub's three ports are; a student's leftover process is ended."""
+    assert not host.unprivileged_ports([hc.layout.port, hc.layout.hub_port, hc.layout.proxy_api_port])
+    free = host.free_privileged_ports(1)[0]
+    listen = f"import socket; s = socket.socket(); s.bind(('127.0.0.1', {free})); s.listen()"
+    done = as_user(hc, hc.students["blank"], "python", "-c", listen, check=False)
+    assert done.returncode != 0 and "Permission denied" in done.stderr, done.stderr[-500:]
+    with pytest.raises(ValueError, match="any account can listen"):
+        hub.hub_command(hub.HubLayout(state=hc.tmp, exchange=hc.tmp, port=8000))
+    user = hc.students["blank"]
+    leftover = subprocess.Popen(["runuser", "-u", user, "--", "sleep", "600"])
+    try:
+        time.sleep(0.5)
+        assert host.end_processes_of([user]) >= 1
+        assert leftover.wait(10) != 0, "the student's process survived"
+    finally:
+        if leftover.poll() is None:
+            leftover.kill()
 
 
 def test_collect_grade_and_feedback(hc):

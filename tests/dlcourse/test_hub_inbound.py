@@ -1,4 +1,4 @@
-"""The collection reads a submission without trusting it (dlcourse.hub_inbound): every way a student can make their
+"""The collection reads a submission without trusting it (dlcourse.hub.inbound): every way a student can make their
 own submission folder point at something else, or stop or fill the collection, is refused. The whole class on a hub,
 with real accounts, is tests/deploy/test_hub.py; here the submission belongs to the account running the test."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dlcourse.hub_inbound import SECRET_FILE, TIMESTAMP_FILE, Limits, Refused, read_submission
+from dlcourse.hub.inbound import SECRET_FILE, TIMESTAMP_FILE, Limits, Refused, newest_per_owner, read_submission
 
 LIMITS = Limits(max_bytes=100_000, max_file_bytes=50_000, max_entries=20, max_depth=2)
 UID = os.getuid()
@@ -145,3 +145,21 @@ def test_a_refused_copy_stops_where_it_was_refused(submission, tmp_path):
     with pytest.raises(Refused, match="zz_link"):
         read_submission(submission, UID, LIMITS, copy_to=copy)
     assert not (copy / "zz_link").exists()
+
+
+def test_only_each_accounts_newest_entries_are_read(tmp_path):
+    """A flood of entries costs the collection one lstat each: only each account's newest few are read."""
+    paths = []
+    for index in range(30):
+        path = tmp_path / f"student+hw03+t+{index:02d}"
+        path.mkdir()
+        paths.append(str(path))
+        time.sleep(0.002)  # ctime in nanoseconds: each a little later
+    others = []
+    if os.geteuid() == 0:  # another account's entry competes with its own entries only
+        other = tmp_path / "other+hw03+t+x"
+        other.mkdir()
+        os.chown(other, 65534, 65534)
+        others.append(str(other))
+    kept = newest_per_owner([*paths, *others, str(tmp_path / "vanished")], keep=5)
+    assert kept == set(paths[-5:]) | set(others)

@@ -9,7 +9,7 @@ nbgrader's own exchange trusts the name of a submission and leaves submissions w
 * a submission folder is made ``0777`` with its files ``0644`` (#978, #1104): anyone who learns its name
   reads or rewrites it.
 
-These classes close the three holes; :mod:`dlcourse.hub` lays the exchange out for them:
+These classes close the three holes; :mod:`dlcourse.hub.server` lays the exchange out for them:
 
 =================================  =========================  ==========================================
 folder                             owner, mode                what it allows
@@ -30,18 +30,19 @@ folder                             owner, mode                what it allows
 
 :class:`OwnerCheckedCollect` collects a submission only from the account it names, and only what ``nbgrader
 submit`` makes: regular files and folders owned by that student, within the size limits, never following a link
-(:mod:`dlcourse.hub_inbound`). Anything else is refused and logged, never stops the collection of the others, and
+(:mod:`dlcourse.hub.inbound`). Anything else is refused and logged, never stops the collection of the others, and
 never replaces the real student's work. The time a submission counts with is its newest ``ctime``, not the name or
 ``timestamp.txt`` the student wrote.
 
-Set them with ``ExchangeFactory`` (``dlcourse.hub`` writes the configuration)::
+Set them with ``ExchangeFactory`` (``dlcourse.hub.server`` writes the configuration)::
 
-    c.ExchangeFactory.submit = "dlcourse.hub_exchange.PrivateSubmit"
-    c.ExchangeFactory.collect = "dlcourse.hub_exchange.OwnerCheckedCollect"
+    c.ExchangeFactory.submit = "dlcourse.hub.exchange.PrivateSubmit"
+    c.ExchangeFactory.collect = "dlcourse.hub.exchange.OwnerCheckedCollect"
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 import shutil
@@ -59,8 +60,9 @@ from nbgrader.exchange.default import (
 )
 from nbgrader.utils import ignore_patterns, parse_utc
 
-from dlcourse.hub_inbound import TIMESTAMP_FILE, Limits, Refused, read_submission
+from dlcourse.hub.inbound import TIMESTAMP_FILE, Limits, Refused, newest_per_owner, read_submission
 
+NEWEST_READ = 20  # entries of one account that collect reads (its resubmissions: the latest valid one counts)
 REFUSED = "+refused"  # never a user name: nbgrader refuses "+" in a student id
 _EPOCH = parse_utc("1970-01-01 00:00:00 UTC")
 SUBMISSION_DIR_MODE = 0o750
@@ -86,7 +88,7 @@ class SafeRoot:
     def ensure_root(self) -> None:
         problem = root_problem(self.root)
         if problem:
-            self.fail(f"{problem}; ask the administrator to run `python -m dlcourse.hub up` (see deploy/README.md)")
+            self.fail(f"{problem}; ask the administrator to run `dlcourse hub up` (see deploy/README.md)")
 
 
 def root_problem(root: str) -> str | None:
@@ -169,11 +171,11 @@ class PrivateSubmit(SafeRoot, ExchangeSubmit):
 
 
 class OwnerCheckedCollect(SafeRoot, ExchangeCollect):
-    """``nbgrader collect`` that trusts nothing in ``inbound`` but data (:mod:`dlcourse.hub_inbound`).
+    """``nbgrader collect`` that trusts nothing in ``inbound`` but data (:mod:`dlcourse.hub.inbound`).
 
     Each entry is checked before nbgrader picks a student's latest, so a refused entry never hides a good one:
     its name must be ``<student>+<assignment>+<time>+<random>`` split as nbgrader splits it, it must be a folder
-    owned by the account it names, and its content must pass :func:`~dlcourse.hub_inbound.read_submission`. A
+    owned by the account it names, and its content must pass :func:`~dlcourse.hub.inbound.read_submission`. A
     refused entry is logged and skipped; it never stops the collection of the others. The submission's time is the
     newest ``ctime`` inside it (a student cannot set it back), and the collected ``timestamp.txt`` says so.
     """
@@ -181,8 +183,20 @@ class OwnerCheckedCollect(SafeRoot, ExchangeCollect):
     def _limits(self) -> Limits:
         return Limits.from_kilobytes(self.coursedir.max_dir_size, self.coursedir.max_file_size)
 
+    _newest: set[str] | None = None
+
+    def _newest_entries(self) -> set[str]:
+        """The entries this collection reads (:func:`~dlcourse.hub.inbound.newest_per_owner`)."""
+        if self._newest is None:
+            student = self.coursedir.student_id or "*"
+            paths = glob.glob(os.path.join(self.inbound_path, f"{student}+{self.coursedir.assignment_id}+*"))
+            self._newest = newest_per_owner(paths, NEWEST_READ)
+        return self._newest
+
     def _path_to_record(self, path: str) -> dict:
         try:
+            if path not in self._newest_entries():
+                raise Refused(f"its account made more than {NEWEST_READ} entries here; only the newest are read")
             username, uid = self._claimed_account(path)
             changed = read_submission(path, uid, self._limits()).changed
         except Refused as why:

@@ -13,7 +13,8 @@ swapped for a link between a check and its use) and takes only what ``nbgrader s
 - folders and regular files, each owned by the student (a link, FIFO, socket or device, or anything owned by another
   account, refuses the submission: the student did not make it with ``nbgrader submit``);
 - at most :attr:`Limits.max_bytes` in all, :attr:`Limits.max_file_bytes` a file, :attr:`Limits.max_entries` entries,
-  :attr:`Limits.max_depth` folders deep — counted on the bytes actually read, not on sizes the file system reports;
+  :attr:`Limits.max_depth` folders deep. A check (no ``copy_to``) reads no file but the secret and counts the sizes
+  the file system reports; a copy counts the bytes it actually reads (a file may grow in between);
 - a ``submission_secret.txt`` of hexadecimal digits (it names the student's feedback page, so it goes into a path);
 - the student's own ``timestamp.txt`` is never copied: the time that counts is :attr:`Inspected.changed`, the newest
   status change (``ctime``) of the folder and everything in it, which a student cannot set back. A submission edited
@@ -26,6 +27,7 @@ import errno
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +98,22 @@ def read_submission(path: str | Path, uid: int, limits: Limits, copy_to: str | P
     return Inspected(walk.secret, walk.changed)
 
 
+def newest_per_owner(paths: Iterable[str], keep: int) -> set[str]:
+    """The ``keep`` newest (by ``ctime``) of each account's entries among ``paths``; vanished ones are left out.
+
+    A student can create entries in ``inbound`` without end: looking at each costs the collection one ``lstat``,
+    reading each would cost far more, so only these are read (the others are the student's own older ones).
+    """
+    owners: dict[int, list[tuple[float, str]]] = {}
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        owners.setdefault(info.st_uid, []).append((info.st_ctime_ns, path))
+    return {path for entries in owners.values() for _, path in sorted(entries)[-keep:]}
+
+
 def _entry_problem(error: OSError) -> str:
     if error.errno == errno.ELOOP:
         return "a symbolic link"
@@ -157,24 +175,31 @@ class _Walk:
         finally:
             os.close(fd)
 
+    def _count(self, more: int, relative: Path, file_size: int | None = None) -> None:
+        """Add ``more`` bytes of ``relative`` (whose size so far is ``file_size``) and enforce the limits."""
+        self.bytes += more
+        if (more if file_size is None else file_size) > self.limits.max_file_bytes:
+            raise Refused(f"{relative} is larger than {self.limits.max_file_bytes} bytes")
+        if self.bytes > self.limits.max_bytes:
+            raise Refused(f"it is larger than {self.limits.max_bytes} bytes in all")
+
     def file(self, fd: int, info: os.stat_result, relative: Path) -> None:
         self._check_owner(info, relative)
         top_level = relative.parent == Path(".")
         if top_level and relative.name == TIMESTAMP_FILE:
             return  # the student's claim; the collection writes the time it trusts
+        kept = bytearray() if top_level and relative.name == SECRET_FILE else None
+        if self.copy_to is None and kept is None:  # a check only: sizes as the file system reports them
+            self._count(info.st_size, relative)
+            return
         target = None
         if self.copy_to is not None:
             target = os.open(self.copy_to / relative, _NEW_FILE_FLAGS, FILE_MODE)
-        kept = bytearray() if top_level and relative.name == SECRET_FILE else None
         size = 0
         try:
             while chunk := os.read(fd, COPY_CHUNK):
                 size += len(chunk)
-                self.bytes += len(chunk)
-                if size > self.limits.max_file_bytes:
-                    raise Refused(f"{relative} is larger than {self.limits.max_file_bytes} bytes")
-                if self.bytes > self.limits.max_bytes:
-                    raise Refused(f"it is larger than {self.limits.max_bytes} bytes in all")
+                self._count(len(chunk), relative, size)
                 if kept is not None:
                     kept += chunk
                     if len(kept) > MAX_SECRET_BYTES:

@@ -2,11 +2,11 @@
 
 Run as root on the server (see ``deploy/README.md``)::
 
-    python -m dlcourse.hub up --users deploy/test_class.csv     # accounts, exchange, then the hub on :8000
-    python -m dlcourse.hub down --users deploy/test_class.csv   # remove the class's accounts and homes
+    dlcourse hub up --users deploy/test_class.csv     # accounts, exchange, then the hub on :8000
+    dlcourse hub down --users deploy/test_class.csv   # remove the class's accounts and homes
 
 ``up`` creates the class's local accounts (PAM logs them in) in two groups, instructors and students,
-lays the exchange out as :mod:`dlcourse.hub_exchange` describes, writes the nbgrader configuration every
+lays the exchange out as :mod:`dlcourse.hub.exchange` describes, writes the nbgrader configuration every
 user's JupyterLab reads, installs the proxy (``npm ci --prefix deploy``) when it is missing and runs
 JupyterHub with ``deploy/jupyterhub_config.py`` in the foreground.
 """
@@ -27,14 +27,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dlcourse.hub_env import user_prefix
-from dlcourse.hub_exchange import FACTORY
+from dlcourse.hub.env import user_prefix
+from dlcourse.hub.exchange import FACTORY
+from dlcourse.hub.host import UNPRIVILEGED_PORT_START, end_processes_of, make_checkout_private, unprivileged_ports
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 HUB_CONFIG = DEPLOY / "jupyterhub_config.py"
 PROXY = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
 ROLES = ("instructor", "student")
+MAX_FILE_KB = 10_000  # nbgrader's kB: 10 MB a file (an assignment notebook with its plots is 1-2 MB)
+MAX_SUBMISSION_KB = 20_000
 # What a student's JupyterLab leaves out of nbgrader: the instructor's panels (the Formgrader would open
 # the student's home as a course; Create Assignment edits cell metadata).
 STUDENT_DISABLED_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
@@ -62,7 +65,9 @@ class HubLayout:
     instructors: str = "dlcourse-instructors"
     students: str = "dlcourse-students"
     ip: str = "127.0.0.1"
-    port: int = 8000
+    port: int = 80  # the proxy's public port; this one and the next two below 1024: root's only (dlcourse.hub.host)
+    hub_port: int = 881  # the hub's own API, for the users' servers
+    proxy_api_port: int = 882  # the proxy's API, for the hub
 
     def config_dir(self, role: str) -> Path:
         """The folder put on ``JUPYTER_CONFIG_PATH`` for a user of ``role``."""
@@ -70,13 +75,14 @@ class HubLayout:
 
     @property
     def python(self) -> Path:
-        """Where :func:`dlcourse.hub_env.user_prefix` builds the users' Python when the hub's is private."""
+        """Where :func:`dlcourse.hub.env.user_prefix` builds the users' Python when the hub's is private."""
         return self.state / "python"
 
     def environment(self) -> dict[str, str]:
         """What ``deploy/jupyterhub_config.py`` reads."""
         return {"DLHUB_PREFIX": str(user_prefix(self.python)), "DLHUB_STATE": str(self.state),
-                "DLHUB_IP": self.ip, "DLHUB_PORT": str(self.port),
+                "DLHUB_IP": self.ip, "DLHUB_PORT": str(self.port), "DLHUB_HUB_PORT": str(self.hub_port),
+                "DLHUB_PROXY_API_PORT": str(self.proxy_api_port),
                 "DLHUB_INSTRUCTORS": self.instructors, "DLHUB_STUDENTS": self.students,
                 "DLHUB_PROXY": str(PROXY)}
 
@@ -160,7 +166,7 @@ def remove_accounts(usernames: Iterable[str], groups: Iterable[str]) -> None:
 
 
 def prepare_exchange(layout: HubLayout, instructor: str) -> Path:
-    """Lay out the exchange for ``instructor``'s course (see :mod:`dlcourse.hub_exchange`); return its folder."""
+    """Lay out the exchange for ``instructor``'s course (see :mod:`dlcourse.hub.exchange`); return its folder."""
     owner = pwd.getpwnam(instructor).pw_uid
     group = grp.getgrnam(layout.instructors).gr_gid
     layout.exchange.mkdir(parents=True, exist_ok=True)
@@ -177,10 +183,13 @@ def prepare_exchange(layout: HubLayout, instructor: str) -> Path:
 
 def nbgrader_user_config(layout: HubLayout) -> str:
     """The ``nbgrader_config.py`` every user's nbgrader reads: the exchange, the course, the safe classes."""
-    lines = ["c = get_config()  # noqa: F821 - written by dlcourse.hub", "",
+    lines = ["c = get_config()  # noqa: F821 - written by dlcourse.hub.server", "",
              f"c.Exchange.root = {str(layout.exchange)!r}",
-             f"c.CourseDirectory.course_id = {layout.course_id!r}"]
-    lines += [f"c.ExchangeFactory.{trait} = 'dlcourse.hub_exchange.{name}'" for trait, name in FACTORY.items()]
+             f"c.CourseDirectory.course_id = {layout.course_id!r}",
+             "# A submission is a notebook or two (nbgrader's defaults allow 100 MB a file and a folder).",
+             f"c.CourseDirectory.max_file_size = {MAX_FILE_KB}",
+             f"c.CourseDirectory.max_dir_size = {MAX_SUBMISSION_KB}"]
+    lines += [f"c.ExchangeFactory.{trait} = 'dlcourse.hub.exchange.{name}'" for trait, name in FACTORY.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -211,7 +220,12 @@ def install_proxy() -> Path:
 
 
 def hub_command(layout: HubLayout) -> tuple[list[str], dict[str, str]]:
-    """The command line that runs the hub, and its environment."""
+    """The command line that runs the hub, and its environment; refuses ports that a student could bind first."""
+    open_to_all = unprivileged_ports([layout.port, layout.hub_port, layout.proxy_api_port])
+    if open_to_all:
+        raise ValueError(f"ports {open_to_all}: any account can listen on them, so a student could take one before "
+                         f"the hub and receive the class's passwords or the proxy's token; use ports below "
+                         f"{UNPRIVILEGED_PORT_START.read_text().strip()} (only root binds those)")
     jupyterhub = Path(sys.prefix) / "bin" / "jupyterhub"
     env = {**os.environ, **layout.environment()}
     return [str(jupyterhub), "-f", str(HUB_CONFIG)], env
@@ -220,7 +234,12 @@ def hub_command(layout: HubLayout) -> tuple[list[str], dict[str, str]]:
 def set_up(members: list[Member], layout: HubLayout) -> dict[str, str]:
     """Everything before the hub starts: accounts, exchange, configuration, proxy. Needs root."""
     if os.geteuid() != 0:
-        raise PermissionError("dlcourse.hub sets up accounts and the exchange: run it as root")
+        raise PermissionError("dlcourse hub sets up accounts and the exchange: run it as root")
+    private = make_checkout_private(ROOT)
+    if private:
+        print("Made private to the class (others lose every permission): "
+              + ", ".join(path.name for path, _ in private))
+    end_processes_of(m.username for m in members)  # nothing of a student's may outlive the last hub
     passwords = create_accounts(members, layout)
     instructor = next(m.username for m in members if m.role == "instructor")
     layout.state.mkdir(parents=True, exist_ok=True)
@@ -232,7 +251,7 @@ def set_up(members: list[Member], layout: HubLayout) -> dict[str, str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dlcourse.hub", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="dlcourse hub", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("up", "create the class and run the hub"), ("down", "remove the class's accounts")):
         p = commands.add_parser(name, help=text)
@@ -240,14 +259,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--state", type=Path, default=Path("/srv/dlcourse-hub"), help="the hub's state folder")
         p.add_argument("--exchange", type=Path, default=Path("/srv/nbgrader/exchange"))
         p.add_argument("--ip", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--port", type=int, default=80, help="the public port (below 1024: only root binds it)")
+        p.add_argument("--hub-port", type=int, default=881, help="the hub's API port (below 1024)")
+        p.add_argument("--proxy-api-port", type=int, default=882, help="the proxy's API port (below 1024)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     members = read_class(args.users)
-    layout = HubLayout(state=args.state, exchange=args.exchange, ip=args.ip, port=args.port)
+    layout = HubLayout(state=args.state, exchange=args.exchange, ip=args.ip, port=args.port, hub_port=args.hub_port,
+                       proxy_api_port=args.proxy_api_port)
     if args.command == "down":
         remove_accounts([m.username for m in members], [layout.instructors, layout.students])
         return 0

@@ -33,7 +33,7 @@ README = ROOT / "README.md"
 RESULTS = ROOT / "benchmarks" / "results.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 NOTEBOOK_TARGET_S = 60.0
-PARTS = ["course", "training", "grading", "release", "site"]
+PARTS = ["course", "training", "grading", "release", "site", "hub"]
 
 
 def measure(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -134,6 +134,14 @@ def bench_site() -> dict:
         decks = len(list(Path(tmp, "out", "slides").glob("*.html")))
     return {"clean_s": runs["clean"]["seconds"], "unchanged_s": runs["unchanged"]["seconds"],
             "peak_mib": max(r["peak_mib"] for r in runs.values()), "html_files": pages, "decks": decks}
+
+
+def bench_hub() -> dict:
+    """benchmarks/hub_capacity.py (as root): how many students' servers the machine holds, each running lecture 08."""
+    run = measure([sys.executable, str(ROOT / "benchmarks" / "hub_capacity.py")])
+    if run["returncode"] != 0:
+        raise RuntimeError("the hub benchmark failed:\n" + run["output"][-3000:])
+    return json.loads(run["output"].strip().splitlines()[-1])
 
 
 def _grade_class(course: Path, submissions: Path, assignment: str, jobs: int) -> dict:
@@ -281,6 +289,19 @@ def markdown(results: dict) -> str:
                   f"lecture executed, {site['html_files']} HTML files, {site['decks']} slide decks) in "
                   f"**{site['clean_s']:.0f} s**; again with nothing changed in {site['unchanged_s']:.1f} s "
                   f"(the execution cache); peak memory {site['peak_mib']:.0f} MiB.", ""]
+    hub = results.get("hub")
+    if hub and "levels" in hub:
+        lines += [f"**A class on one server**{_when(results, 'hub')} — the hub of `deploy/` (`dlcourse hub up`) on "
+                  f"127.0.0.1; for each class size, that many students' JupyterLab servers started through the hub, "
+                  f"then every student executes {hub['lecture']} at the same time, as themselves. The hub starts in "
+                  f"{hub['hub_start_s']:.1f} s; a user's server in {statistics.median(hub['server_start_s']):.1f} s "
+                  f"(median of {len(hub['server_start_s'])}).", "",
+                  f"| students | finished | median s | slowest s | memory in use at the peak (GiB of "
+                  f"{hub['memory_total_gib']:.1f}) | holds |", "|---:|---:|---:|---:|---:|---|"]
+        lines += [f"| {level['students']} | {level['finished']} | {level['median_s']:.0f} | {level['max_s']:.0f} | "
+                  f"{level['memory_peak_gib']:.1f} | {'yes' if level['holds'] else '**no**'} |"
+                  for level in hub["levels"]]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -322,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         results["release"] = bench_release(args.repeat)
     if "site" in parts:
         results["site"] = bench_site()
+    if "hub" in parts:
+        results["hub"] = bench_hub()
     block = markdown(results)
     print(block)
     args.results.write_text(json.dumps(results, indent=1) + "\n")

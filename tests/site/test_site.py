@@ -337,6 +337,40 @@ def test_every_deck_opens_offline_and_advances_through_its_slides_with_the_keybo
         assert not visit.problems, f"{deck.path}: " + "\n".join(visit.problems)
 
 
+JS_FIRST_NOTES = """() => {
+    // the first notes of a whole slide (notes inside a fragment show only with that fragment), and a few plain
+    // words of them (the speaker view shows the notes' TeX untypeset)
+    const aside = [...document.querySelectorAll('.reveal .slides section aside.notes')].find(
+        a => !a.closest('.fragment') && /[A-Za-z][A-Za-z ,]{15,}/.test(a.textContent));
+    if (!aside) { return null; }
+    const where = Reveal.getIndices(aside.closest('section'));
+    return {h: where.h, v: where.v || 0, text: aside.textContent.match(/[A-Za-z][A-Za-z ,]{15,}/)[0].slice(0, 15)};
+}"""
+
+
+def test_the_speaker_view_shows_a_slides_notes(site, visit):
+    """`S` opens reveal.js's speaker view (the notes plugin, from the site) with the current slide's notes."""
+    with_notes = 0
+    for deck in site.decks:
+        visit.open(deck.path)
+        visit.page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=LOAD_TIMEOUT_MS)
+        notes = visit.page.evaluate(JS_FIRST_NOTES)
+        if notes is None:
+            continue
+        with_notes += 1
+        visit.page.evaluate(f"() => Reveal.slide({notes['h']}, {notes['v']})")
+        with visit.page.expect_popup() as opened:
+            visit.page.keyboard.press("s")
+        speaker = opened.value
+        speaker.wait_for_load_state("load")
+        assert "Speaker View" in speaker.title()
+        speaker.wait_for_function("text => document.body.innerText.includes(text)", arg=notes["text"],
+                                  timeout=LOAD_TIMEOUT_MS)
+        speaker.close()
+    assert with_notes >= 1, "no deck has speaker notes"
+    assert not visit.problems, "\n".join(visit.problems)
+
+
 def test_a_rebuild_executes_only_what_changed(course, site):
     """Runs last: it rebuilds the site, once with no change, once after a code cell of one lecture changed."""
     import nbformat

@@ -3,6 +3,8 @@
 Started by ``dlcourse hub up``, which sets the ``DLHUB_*`` variables read here, as root:
 
 * users log in with their local account (PAM); members of the instructors' group are the hub's admins;
+* each user's server answers on a host of its own (``subdomain_host``: a wildcard DNS name, ``*.localhost`` on one
+  machine);
 * each user's JupyterLab runs as that user (LocalProcessSpawner), from this Python environment (the
   course's packages and nbgrader), in their home folder, with the course's nbgrader configuration
   (``$DLHUB_STATE/jupyter-config/<role>``: the hardened exchange of ``dlcourse.hub.exchange``; students
@@ -28,6 +30,10 @@ HUB_STATE.chmod(0o700)
 # Three ports below 1024 (dlcourse hub refuses others): only root can listen there, so no student's process can take
 # one first and serve the login page, or receive the proxy's token or the users' servers' tokens.
 c.JupyterHub.bind_url = f"http://{os.environ['DLHUB_IP']}:{os.environ['DLHUB_PORT']}"
+# Every user's server on an origin of its own, <user>.<host of the public URL>: a page that a student's server serves
+# (it serves whatever the student makes it serve) then can neither read nor act on the instructor's server or the hub
+# in the instructor's browser. With one origin for all, one visit to such a page took the instructor's account.
+c.JupyterHub.subdomain_host = os.environ["DLHUB_PUBLIC_URL"]
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ["DLHUB_HUB_PORT"])
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ['DLHUB_PROXY_API_PORT']}"

@@ -11,6 +11,7 @@ readable by everyone. When the hub's own environment is not (a pyenv Python unde
 from __future__ import annotations
 
 import os
+import platform
 import site
 import stat
 import subprocess
@@ -46,13 +47,27 @@ def _system_python() -> Path:
                        f"somewhere everyone can read (e.g. /opt/dlcourse) or apt-get install {version}")
 
 
+def _warn_if_another_release(python: Path) -> None:
+    """Say so when the users' Python is another release than the one the packages were installed for."""
+    done = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                          capture_output=True, text=True)
+    theirs, ours = done.stdout.strip(), platform.python_version()
+    if theirs != ours:
+        print(f"dlcourse hub: the users' Python is {theirs} ({python}), the course's packages were installed for "
+              f"{ours}: most things work, some do not (soupsieve's CSS selectors fail on 3.11.2, so the Formgrader's "
+              f"submission page does). Install the course into an environment made from a Python every user can "
+              f"run, e.g. {python} -m venv /opt/dlcourse (deploy/README.md).", file=sys.stderr)
+
+
 def user_prefix(target: Path) -> Path:
     """The prefix of a Python every user can run with this environment's packages (built at ``target``)."""
     if usable_by_everyone(Path(sys.executable)) and all(usable_by_everyone(Path(p)) for p in site.getsitepackages()):
         return Path(sys.prefix)
     python = target / "bin" / "python"
     if not python.exists():
-        subprocess.run([str(_system_python()), "-m", "venv", "--without-pip", str(target)], check=True)
+        system = _system_python()
+        _warn_if_another_release(system)
+        subprocess.run([str(system), "-m", "venv", "--without-pip", str(target)], check=True)
         version = f"python{sys.version_info.major}.{sys.version_info.minor}"
         lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages())
         (target / "lib" / version / "site-packages" / PTH_NAME).write_text(lines)

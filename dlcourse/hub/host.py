@@ -78,15 +78,37 @@ def unprivileged_ports(ports: Iterable[int]) -> list[int]:
     return [port for port in ports if port >= start]
 
 
-def end_processes_of(usernames: Iterable[str]) -> int:
-    """Kill every process whose real or effective uid is one of these accounts'; how many were killed."""
-    uids = set()
+def end_processes_of(usernames: Iterable[str], rounds: int = 10) -> None:
+    """End every process of these accounts. Needs root.
+
+    A process that keeps forking changes its pid faster than a scan of ``/proc`` can see it alive (the scan finds
+    only the parents it left behind), so no scan decides whom to kill: a child takes each account's uid and sends
+    ``kill(-1, SIGKILL)``, which the kernel delivers to every process of that uid at once; repeated until a scan
+    finds none alive (at most ``rounds`` times).
+    """
     for name in usernames:
         try:
-            uids.add(pwd.getpwnam(name).pw_uid)
+            account = pwd.getpwnam(name)
         except KeyError:
-            pass
-    killed = 0
+            continue
+        for _ in range(rounds):
+            child = os.fork()
+            if child == 0:  # pragma: no cover - the child only drops to the account and signals
+                try:
+                    os.setgroups([])
+                    os.setgid(account.pw_gid)
+                    os.setuid(account.pw_uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(child, 0)
+            if not _running(account.pw_uid):
+                break
+
+
+def _running(uid: int) -> int:
+    """How many live (not zombie) processes have ``uid`` as their real or effective uid."""
+    count = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -94,15 +116,11 @@ def end_processes_of(usernames: Iterable[str]) -> int:
             status = (entry / "status").read_text()
         except OSError:
             continue  # gone meanwhile
-        line = next((row for row in status.splitlines() if row.startswith("Uid:")), "")
-        real, effective = (int(value) for value in line.split()[1:3]) if line else (-1, -1)
-        if real in uids or effective in uids:
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-    return killed
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uids = fields.get("Uid", "").split()[:2]
+        if str(uid) in uids and not fields.get("State", "").strip().startswith("Z"):
+            count += 1
+    return count
 
 
 def free_privileged_ports(count: int, first: int = 600) -> list[int]:

@@ -68,6 +68,12 @@ class HubLayout:
     port: int = 80  # the proxy's public port; this one and the next two below 1024: root's only (dlcourse.hub.host)
     hub_port: int = 881  # the hub's own API, for the users' servers
     proxy_api_port: int = 882  # the proxy's API, for the hub
+    public_url: str = ""  # where students open the hub; every user's server at <user>.<its host> (wildcard DNS)
+
+    @property
+    def url(self) -> str:
+        """The hub's public address: ``public_url``, or ``http://localhost:<port>`` (``*.localhost`` is loopback)."""
+        return self.public_url.rstrip("/") or f"http://localhost:{self.port}"
 
     def config_dir(self, role: str) -> Path:
         """The folder put on ``JUPYTER_CONFIG_PATH`` for a user of ``role``."""
@@ -82,7 +88,7 @@ class HubLayout:
         """What ``deploy/jupyterhub_config.py`` reads."""
         return {"DLHUB_PREFIX": str(user_prefix(self.python)), "DLHUB_STATE": str(self.state),
                 "DLHUB_IP": self.ip, "DLHUB_PORT": str(self.port), "DLHUB_HUB_PORT": str(self.hub_port),
-                "DLHUB_PROXY_API_PORT": str(self.proxy_api_port),
+                "DLHUB_PROXY_API_PORT": str(self.proxy_api_port), "DLHUB_PUBLIC_URL": self.url,
                 "DLHUB_INSTRUCTORS": self.instructors, "DLHUB_STUDENTS": self.students,
                 "DLHUB_PROXY": str(PROXY)}
 
@@ -117,17 +123,10 @@ def _run(*command: str, stdin: str | None = None) -> None:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()}")
 
 
-def _group_exists(name: str) -> bool:
+def _exists(lookup, name: str) -> bool:
+    """Whether ``lookup`` (``grp.getgrnam``, ``pwd.getpwnam``) knows ``name``."""
     try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
+        lookup(name)
     except KeyError:
         return False
     return True
@@ -140,12 +139,12 @@ def create_accounts(members: Iterable[Member], layout: HubLayout) -> dict[str, s
     random one. Needs root.
     """
     for group in (layout.instructors, layout.students):
-        if not _group_exists(group):
+        if not _exists(grp.getgrnam, group):
             _run("groupadd", group)
     passwords = {}
     for member in members:
         group = layout.instructors if member.role == "instructor" else layout.students
-        if _user_exists(member.username):
+        if _exists(pwd.getpwnam, member.username):
             _run("usermod", "-a", "-G", group, member.username)
             continue
         _run("useradd", "--create-home", "--shell", "/bin/bash", "--groups", group, member.username)
@@ -158,10 +157,10 @@ def create_accounts(members: Iterable[Member], layout: HubLayout) -> dict[str, s
 def remove_accounts(usernames: Iterable[str], groups: Iterable[str]) -> None:
     """Remove the accounts (with their homes and mail) and then the groups; missing ones are skipped."""
     for name in usernames:
-        if _user_exists(name):
+        if _exists(pwd.getpwnam, name):
             subprocess.run(["userdel", "--remove", name], capture_output=True)
     for group in groups:
-        if _group_exists(group):
+        if _exists(grp.getgrnam, group):
             subprocess.run(["groupdel", group], capture_output=True)
 
 
@@ -262,6 +261,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=80, help="the public port (below 1024: only root binds it)")
         p.add_argument("--hub-port", type=int, default=881, help="the hub's API port (below 1024)")
         p.add_argument("--proxy-api-port", type=int, default=882, help="the proxy's API port (below 1024)")
+        p.add_argument("--public-url", default="", help="where students open the hub, e.g. https://hub.example.edu "
+                       "(every user's server gets <user>.hub.example.edu: needs wildcard DNS and certificate); "
+                       "default http://localhost:PORT, this machine only")
     return parser
 
 
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     members = read_class(args.users)
     layout = HubLayout(state=args.state, exchange=args.exchange, ip=args.ip, port=args.port, hub_port=args.hub_port,
-                       proxy_api_port=args.proxy_api_port)
+                       proxy_api_port=args.proxy_api_port, public_url=args.public_url)
     if args.command == "down":
         remove_accounts([m.username for m in members], [layout.instructors, layout.students])
         return 0
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         os.chmod(secret, 0o600)
         print(f"New accounts' passwords: {secret} (readable by root only)")
     command, env = hub_command(layout)
-    print(f"JupyterHub on http://{layout.ip}:{layout.port} (Ctrl-C stops it)", flush=True)
+    print(f"JupyterHub on {layout.url} (listening on {layout.ip}:{layout.port}; Ctrl-C stops it)", flush=True)
     return subprocess.call(command, env=env)
 
 

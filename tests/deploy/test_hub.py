@@ -29,6 +29,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
+from urllib.parse import urlparse
 
 import nbformat
 import pytest
@@ -79,6 +80,11 @@ class HubClass:
     def inbound(self) -> Path:
         return self.layout.exchange / self.layout.course_id / "inbound"
 
+    def server_url(self, user: str) -> tuple[str, str]:
+        """A user's server: its address (on its own origin, ``<user>.localhost``) and its Host header."""
+        host = f"{user}.localhost:{self.layout.port}"
+        return f"http://{host}/user/{user}", host
+
     def role_of(self, user: str) -> str:
         return "instructor" if user == self.instructor else "student"
 
@@ -113,17 +119,14 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(10)
 
 
-def _kill_processes_of(uids: set[int]) -> None:
-    for proc in psutil.process_iter(["uids"]):
-        try:
-            if proc.info["uids"] and proc.info["uids"].real in uids:
-                proc.kill()
-        except psutil.Error:
-            pass
-
-
-def _get(url: str, token: str = "") -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})
+def _get(url: str, token: str = "", host: str = "") -> tuple[int, bytes]:
+    """GET ``url``; with ``host``, sent to 127.0.0.1 with that Host header (``<user>.localhost`` is no DNS name
+    Python resolves; Chromium sends every ``*.localhost`` to loopback itself)."""
+    headers = {"Authorization": f"token {token}"} if token else {}
+    if host:
+        headers["Host"] = host
+        url = url.replace(f"//{host}", f"//127.0.0.1:{host.rsplit(':', 1)[1]}", 1)
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -170,13 +173,7 @@ def hc() -> HubClass:
     finally:
         if hc.process is not None:
             _stop(hc.process)
-        uids = set()
-        for member in members:
-            try:
-                uids.add(pwd.getpwnam(member.username).pw_uid)
-            except KeyError:
-                pass
-        _kill_processes_of(uids)
+        host.end_processes_of(m.username for m in members)
         hub.remove_accounts([m.username for m in members], [layout.instructors, layout.students])
         shutil.rmtree(tmp, ignore_errors=True)
         host.restore_modes(private)
@@ -201,7 +198,7 @@ def _start_hub(hc: HubClass) -> None:
     hc.token = secrets.token_hex(32)
     command, env = hub.hub_command(hc.layout)
     env.update(DLHUB_API_TOKEN=hc.token)
-    hc.base = f"http://127.0.0.1:{hc.layout.port}"
+    hc.base = hc.layout.url
     started = time.monotonic()
     with open(hc.tmp / "hub.log", "w") as log:  # the hub keeps its own copy of the descriptor
         hc.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -257,8 +254,11 @@ def test_students_log_in_through_pam_and_their_servers_start(hc):
     server = next(p for p in procs if "jupyterhub-singleuser" in " ".join(p.info["cmdline"] or []))
     assert server.environ().get("JUPYTER_CONFIG_PATH") == str(hc.layout.config_dir("student"))
     # Its nbgrader answers (Assignments tab, Validate) but has no Formgrader (that is the instructor's).
-    assert _get(f"{hc.base}/user/{user}/nbgrader_version?version=0.9.6", hc.token)[0] == 200
-    assert _get(f"{hc.base}/user/{user}/formgrader", hc.token)[0] == 404
+    server_url, host = hc.server_url(user)
+    assert _get(f"{server_url}/nbgrader_version?version=0.9.6", hc.token, host)[0] == 200
+    assert _get(f"{server_url}/formgrader", hc.token, host)[0] == 404
+    assert _get(f"{hc.base}/user/{user}/nbgrader_version?version=0.9.6", hc.token)[0] != 200, \
+        "a user's server answers on the hub's own origin"
     as_user(hc, user, "python", "-c", "import course_utils, torch, nbgrader")  # the course's packages
     assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
 
@@ -340,6 +340,65 @@ def test_each_student_fetches_validates_and_submits_in_chromium(hc):
                 finally:
                     page.screenshot(path=str(ARTIFACTS_DIR / f"hub_assignments_{kind}.png"))
             assert _api(hc, "DELETE", f"users/{user}/server") in (202, 204)
+
+
+JS_ACROSS_ORIGINS = """async (targets) => {
+    // what a script on a student's server tries in the instructor's browser (red team, round 3)
+    const wait = ms => new Promise(done => setTimeout(done, ms));
+    const result = {cookies: document.cookie};
+    for (const [name, options] of [['read', {}], ['write', {method: 'PUT', headers: {'Content-Type':
+            'application/json'}, body: JSON.stringify({type: 'file', format: 'text', content: 'pwned'})}]]) {
+        try {
+            const answer = await fetch(targets[name], {credentials: 'include', ...options});
+            result[name] = answer.status;
+        } catch (error) { result[name] = 'blocked'; }
+    }
+    for (const name of ['tree', 'home']) {
+        const opened = window.open(targets[name]);
+        result[name + '_opened'] = opened !== null;
+        await wait(4000);
+        try { result[name] = opened.document.cookie + '|' + (opened.jhdata ? opened.jhdata.xsrf_token : ''); }
+        catch (error) { result[name] = 'blocked'; }
+        if (opened) { opened.close(); }
+    }
+    return result;
+}"""
+
+
+def test_a_page_on_a_students_server_cannot_reach_the_instructors_server_or_the_hub(hc):
+    """Red team, round 3: a student's server serves whatever the student makes it serve; with one origin for every
+    server, one visit by the instructor to such a page let its script read the instructor's XSRF token from a window
+    it opened, write files and open a terminal on the instructor's server, and make an admin token at the hub. Each
+    server now has an origin of its own: the same script, run on the student's origin, reaches nothing."""
+    from tests.support.jupyter_browser import CHROMIUM, headless_chromium, new_page
+
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    student = hc.students["partial"]
+    assert _api(hc, "POST", f"users/{student}/server") in (201, 202)
+    _wait_for(lambda: json.loads(_get(f"{hc.base}/hub/api/users/{student}", hc.token)[1] or b"{}")
+              .get("servers", {}).get("", {}).get("ready"), f"{student}'s server did not start", START_TIMEOUT_S)
+    student_url, _ = hc.server_url(student)
+    instructor_url, _ = hc.server_url(hc.instructor)
+    planted = Path(pwd.getpwnam(hc.instructor).pw_dir) / "pwned.txt"
+    with headless_chromium() as browser, new_page(browser) as page:
+        page.goto(f"{hc.base}/hub/login")
+        page.fill("#username_input", hc.instructor)
+        page.fill("#password_input", hc.passwords[hc.instructor])
+        page.click("#login_submit")
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for(timeout=START_TIMEOUT_S * 1000)
+        page.goto(f"{student_url}/api")  # any page the student's server answers
+        assert urlparse(page.url).hostname == f"{student}.localhost", page.url
+        result = page.evaluate(JS_ACROSS_ORIGINS, {"read": f"{instructor_url}/api/contents/",
+                                                   "write": f"{instructor_url}/api/contents/pwned.txt",
+                                                   "tree": f"{instructor_url}/tree", "home": f"{hc.base}/hub/home"})
+    assert result["tree_opened"] and result["home_opened"], f"the test's windows did not open: {result}"
+    assert result["read"] == "blocked" and result["write"] == "blocked", f"a request reached across: {result}"
+    assert result["tree"] == "blocked" and result["home"] == "blocked", f"a window was readable across: {result}"
+    assert "jupyterhub" not in result["cookies"], f"the hub's cookies reach the student's origin: {result}"
+    assert not planted.exists(), "the student's page wrote into the instructor's home"
+    assert _api(hc, "DELETE", f"users/{student}/server") in (202, 204)
+    assert _api(hc, "DELETE", f"users/{hc.instructor}/server") in (202, 204)
 
 
 def test_every_submission_is_private(hc):
@@ -449,15 +508,20 @@ def test_a_student_cannot_take_the_hubs_ports_or_outlive_it(hc):
     assert done.returncode != 0 and "Permission denied" in done.stderr, done.stderr[-500:]
     with pytest.raises(ValueError, match="any account can listen"):
         hub.hub_command(hub.HubLayout(state=hc.tmp, exchange=hc.tmp, port=8000))
+    # A process that keeps forking (its pid changes every few milliseconds), started in a session of its own.
     user = hc.students["blank"]
-    leftover = subprocess.Popen(["runuser", "-u", user, "--", "sleep", "600"])
-    try:
-        time.sleep(0.5)
-        assert host.end_processes_of([user]) >= 1
-        assert leftover.wait(10) != 0, "the student's process survived"
-    finally:
-        if leftover.poll() is None:
-            leftover.kill()
+    beat = Path(pwd.getpwnam(user).pw_dir) / "heartbeat"
+    runaway = (f"import os, time\nnull = os.open(os.devnull, os.O_RDWR)\nfor fd in (0, 1, 2): os.dup2(null, fd)\n"
+               f"os.setsid()\nwhile True:\n    if os.fork(): os._exit(0)\n"
+               f"    open({str(beat)!r}, 'w').write(str(time.time()))\n    time.sleep(0.002)\n")
+    as_user(hc, user, "python", "-c", runaway, check=False)
+    time.sleep(0.5)
+    assert beat.exists(), "the runaway process did not start"
+    host.end_processes_of([user])
+    stopped = beat.read_text()
+    time.sleep(1)
+    assert beat.read_text() == stopped, "the student's forking process survived"
+    assert host._running(pwd.getpwnam(user).pw_uid) == 0
 
 
 def test_collect_grade_and_feedback(hc):

@@ -5,11 +5,20 @@ Execution is in :mod:`~dlcourse.grading.split_execute`, hiding the hidden tests 
 
 - :class:`StderrIsNotFailure` (autograde): a warning on stderr never costs points (GRADING_THREATS #20).
 - :class:`SanitizeSubmission` (autograde and feedback): no HTML a submission wrote -- in a markdown cell, a
-  raw cell or an output -- can run script where an instructor or a student opens the notebook or its page.
+  raw cell or an output -- can run script where an instructor or a student opens the notebook or its page,
+  and no link or picture it wrote points anywhere but http, https, mailto, an attachment or a relative address
+  (:func:`neutralise_links`, GRADING_THREATS #54).
 """
 
 from __future__ import annotations
 
+import html
+import re
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from nbconvert.filters.strings import strip_files_prefix
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -52,6 +61,100 @@ SAFE_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width
 """Attributes those tags may keep (no event handlers, no style); links only to http, https and mailto."""
 
 
+SAFE_SCHEMES = frozenset({"http", "https", "mailto", "attachment"})
+"""URL schemes a submission's links and pictures may use; relative addresses and ``#anchors`` have none."""
+
+_URL_ATTRIBUTES = frozenset({"href", "src", "srcset", "action", "formaction", "poster", "background", "cite",
+                             "data", "xlink:href"})
+_SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*(?=:)", re.IGNORECASE)
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f]+")  # what a browser strips from a URL or skips in it, and spaces
+_FILES_PREFIX = re.compile(r"/?files/")  # nbconvert's ``strip_files_prefix`` removes it after rendering
+_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_DESTINATION = re.compile(r"""(?:\]\(|\]:|<|\b(?:href|src)[ \t]*=)[ \t]*(?:\r?\n[ \t>]*)?["'<]?""", re.IGNORECASE)
+"""Where a URL can begin in markdown or HTML: an inline link or picture, a definition, an autolink, an attribute."""
+
+
+def _is_unsafe_url(url: str) -> bool:
+    """Whether ``url`` -- as written, or decoded as any renderer or browser might -- starts with a scheme
+    outside :data:`SAFE_SCHEMES` (``files/`` prefixes skipped, as nbconvert drops them)."""
+    stages, text = [url], url
+    for _ in range(4):  # backslash escapes, HTML entities and percent-encoding, to a fixed point
+        text = unquote(html.unescape(_BACKSLASH_ESCAPE.sub(r"\1", text)))
+        if text == stages[-1]:
+            break
+        stages.append(text)
+    for stage in stages:
+        stage = _INVISIBLE.sub("", stage)
+        while prefix := _FILES_PREFIX.match(stage):
+            stage = stage[prefix.end():]
+        scheme = _SCHEME.match(stage)
+        if scheme and scheme.group().lower() not in SAFE_SCHEMES:
+            return True
+    return False
+
+
+class _UrlCollector(HTMLParser):
+    """Collects every URL-valued attribute of an HTML text (values entity-decoded, as a browser reads them)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value or "" for name, value in attrs if name.lower() in _URL_ATTRIBUTES]
+
+
+class _UnembeddedRenderer(IPythonRenderer):
+    """nbconvert's markdown renderer, leaving ``attachment:`` pictures as written (no attachments needed)."""
+
+    def _embed_image_or_attachment(self, src: str) -> str:
+        return src
+
+
+def _renders_unsafe_url(text: str) -> bool:
+    """Whether ``text``, read as HTML or rendered as markdown the way nbconvert's HTML exporter and nbgrader's
+    feedback and Formgrader pages render it (mistune, then ``strip_files_prefix``), has an unsafe URL."""
+    try:
+        views = [text, MarkdownWithMath(renderer=_UnembeddedRenderer(escape=False)).render(text)]
+    except Exception:  # noqa: BLE001 -- what cannot be checked is not shown as markdown
+        return True
+    for view in views:
+        collector = _UrlCollector()
+        collector.feed(strip_files_prefix(view))
+        collector.close()
+        if any(_is_unsafe_url(url) for url in collector.urls):
+            return True
+    return False
+
+
+def neutralise_links(text: str) -> str:
+    """``text`` (markdown or HTML) with every link and picture to an unsafe scheme made a ``#`` anchor.
+
+    A text whose rendering has no unsafe URL comes back unchanged. Otherwise every URL that could begin one
+    (``](``, ``]:``, ``<``, ``href=``, ``src=``) and whose start decodes to a scheme outside
+    :data:`SAFE_SCHEMES` gets a ``#`` in front: the link keeps its text and goes nowhere. If the rendering
+    still has an unsafe URL (a parse this rewrite did not foresee), the whole text is shown as plain text.
+
+    Example:
+        >>> neutralise_links("[Figure 1](JaVaScRiPt:fetch(1)) and [notes](notes.html)")
+        '[Figure 1](#JaVaScRiPt:fetch(1)) and [notes](notes.html)'
+        >>> neutralise_links("$x^2$ and [a](https://example.org)")
+        '$x^2$ and [a](https://example.org)'
+    """
+    if not _renders_unsafe_url(text):
+        return text
+
+    def defuse(match: re.Match[str]) -> str:
+        unsafe = _is_unsafe_url(text[match.end():match.end() + 200])
+        return match.group() + "#" if unsafe else match.group()
+
+    rewritten = _DESTINATION.sub(defuse, text)
+    if not _renders_unsafe_url(rewritten):
+        return rewritten
+    plain = f"<pre>{html.escape(text)}</pre>"
+    return plain if not _renders_unsafe_url(plain) else "<p>(removed: a link that could not be made safe)</p>"
+
+
 class SanitizeSubmission(SanitizeHTML):
     """Escape unsafe HTML in markdown and raw cells, drop unsafe outputs (nbconvert's ``SanitizeHTML``).
 
@@ -60,7 +163,8 @@ class SanitizeSubmission(SanitizeHTML):
     notebook (the Formgrader, served by the instructor's Jupyter) or the
     feedback page. Tags outside :data:`SAFE_TAGS` are shown as text; outputs
     keep text, pictures, LaTeX and JSON (the grader keeps only text and
-    pictures already).
+    pictures already). Links and pictures -- markdown or HTML, in cells and in
+    HTML or markdown outputs -- keep only safe schemes (:func:`neutralise_links`).
 
     Example:
         >>> import nbformat
@@ -68,6 +172,9 @@ class SanitizeSubmission(SanitizeHTML):
         >>> nb, _ = SanitizeSubmission()(nbformat.v4.new_notebook(cells=[cell]), {})
         >>> nb.cells[0].source
         'Fine <sup>1</sup>&lt;script&gt;alert(1)&lt;/script&gt;'
+        >>> cell = nbformat.v4.new_markdown_cell('[Figure 1](javascript:fetch(1))')
+        >>> SanitizeSubmission()(nbformat.v4.new_notebook(cells=[cell]), {})[0].cells[0].source
+        '[Figure 1](#javascript:fetch(1))'
     """
 
     def __init__(self, **kwargs):
@@ -75,3 +182,7 @@ class SanitizeSubmission(SanitizeHTML):
         kwargs.setdefault("attributes", {tag: list(names) for tag, names in SAFE_ATTRIBUTES.items()})
         kwargs.setdefault("enabled", True)  # nbconvert's preprocessors are off unless enabled
         super().__init__(**kwargs)
+
+    def sanitize_html_tags(self, html_str: str) -> str:
+        """Bleach's cleaning (tags, attributes, http/https/mailto in HTML), then :func:`neutralise_links`."""
+        return neutralise_links(super().sanitize_html_tags(html_str))

@@ -310,3 +310,16 @@ def test_the_chart_version_is_pinned_in_values_and_readme():
     pins = set(re.findall(r"jupyterhub (\d+\.\d+\.\d+)", (K8S / "values.yaml").read_text()))
     readme = (K8S / "README.md").read_text()
     assert len(pins) == 1 and f"--version {pins.pop()}" in readme
+
+
+def test_every_users_server_has_an_origin_of_its_own_as_on_one_server():
+    """deploy/jupyterhub_config.py sets subdomain_host (a page on a student's server must not share the instructor's
+    origin); so must the chart's values, with the ingress and certificate covering every user's host."""
+    assert "c.JupyterHub.subdomain_host" in (ROOT / "deploy" / "jupyterhub_config.py").read_text()
+    public = VALUES["hub"]["config"]["JupyterHub"]["subdomain_host"]
+    host = public.split("://", 1)[1].rstrip("/")
+    assert public.startswith("https://")
+    assert f"*.{host}" in VALUES["ingress"]["hosts"] and host in VALUES["ingress"]["hosts"]
+    assert any(f"*.{host}" in entry["hosts"] for entry in VALUES["ingress"]["tls"])
+    callback = VALUES["hub"]["config"]["GenericOAuthenticator"]["oauth_callback_url"]
+    assert callback.startswith(f"https://{host}/"), "the login returns to the hub's own host"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import re
 import shutil
@@ -547,15 +548,18 @@ def test_the_kernels_connection_folder_is_closed_to_it_and_removed(run):  # 50
     assert folder.startswith("/dev/shm/") and not Path(folder).exists(), f"{folder} was left behind"
 
 
-def test_no_script_a_submission_wrote_reaches_a_page(run):  # 51
+def test_no_script_a_submission_wrote_reaches_a_page(run):  # 51, 54
     page = run.feedback("t51-script").read_text()
     nb = run.autograded("t51-script")  # what its viewers render: markdown, raw cells, outputs (code is shown as text)
     rendered = [cell.source for cell in nb.cells if cell.cell_type in ("markdown", "raw")]
     rendered += [json.dumps(output) for cell in nb.cells for output in cell.get("outputs", [])]
     live_handler = re.compile(r"<[a-zA-Z][^<>]*\sonerror\s*=", re.IGNORECASE)  # an attribute of a real tag
+    script_link = re.compile(r"""(?:(?:href|src)\s*=\s*["']?|\]\()\s*(?:files/)?"""  # #54: in a page or the markdown
+                             r"""(?:javascript:|vbscript:|data:(?!image/(?:png|jpeg);base64,))""", re.IGNORECASE)
     for text in (page, "\n".join(rendered)):
         assert "<script>alert('t51" not in text, "a submission's <script> is live in a page or the notebook"
         assert not live_handler.search(text), f"an event handler is live: {live_handler.search(text)}"
+        assert not script_link.search(html.unescape(text)), f"a script link is live: {script_link.search(text)}"
     assert "my notes" in page and "bold" in page  # the text is kept, as text
 
 

@@ -936,7 +936,9 @@ _png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000
                      "1f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a2d00000000049454e44ae426082")
 display(Image(data=_png, format="png", metadata={"width": "1 onerror=alert('t51-metadata')"}))
 '''
-SCRIPT_MARKDOWN = "<script>alert('t51-markdown')</script><img src=x onerror=alert('t51-img')> my notes"
+SCRIPT_MARKDOWN = ("<script>alert('t51-markdown')</script><img src=x onerror=alert('t51-img')> my notes, "
+                   "[Figure 1](javascript:alert('t51-link')), [Figure 2](files/JaVaScRiPt:alert('t51-files')) and "
+                   "![plot](data:text/html,t51-data)")
 
 TRACER = '''
 class _Tracer:
@@ -1115,7 +1117,8 @@ CONTROL_CODES_NAME = "\x1b]0;t53-title\x07\x1b[2K\rhomework\x1b[8m.ipynb"
 
 
 def _script_case(answers: dict[str, str]) -> Case:
-    """#51: every answer right, with script in a markdown cell, the free-text answer, an output and image metadata."""
+    """#51, #54: every answer right, with script and script links in a markdown cell and the free-text answer, script
+    in an output and in image metadata."""
     nb = filled(_append("heaviside", SCRIPT_OUTPUTS, answers))
     nb.cells.insert(cell_index(nb, "heaviside"), nbformat.v4.new_markdown_cell(SCRIPT_MARKDOWN))
     nb.cells[cell_index(nb, "xor_explanation")].source = SCRIPT_MARKDOWN

@@ -37,10 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dlcourse.hub import server as hub  # noqa: E402  (the repository's, also when run from elsewhere)
-from dlcourse.hub.host import free_privileged_ports  # noqa: E402
+from dlcourse.hub.host import (  # noqa: E402
+    end_processes_of,
+    free_privileged_ports,
+    make_checkout_private,
+    restore_modes,
+)
 
 LECTURE = ROOT / "notebooks" / "08_pytorch_mlp.ipynb"
-LEVELS = (1, 4, 8, 16)
+LEVELS = (1, 4, 8, 16, 24)
 MEMORY_CEILING = 0.9
 RUN_TIMEOUT_S = 1800
 START_TIMEOUT_S = 180
@@ -103,6 +108,8 @@ def _start_servers(base: str, token: str, users: list[str]) -> list[float]:
     times = []
     for user in users:
         started = time.monotonic()
+        if _api(base, token, "POST", f"users/{user}")[0] not in (201, 409):  # the hub knows a user after a login
+            raise RuntimeError(f"the hub did not add the user {user}")
         status, _ = _api(base, token, "POST", f"users/{user}/server")
         if status not in (201, 202):
             raise RuntimeError(f"the hub did not start {user}'s server (HTTP {status})")
@@ -136,6 +143,7 @@ def measure(levels: tuple[int, ...] = LEVELS) -> dict:
     base, token = f"http://127.0.0.1:{layout.port}", secrets.token_hex(32)
     result: dict = {"levels": [], "memory_total_gib": psutil.virtual_memory().total / 2**30,
                     "cores": os.cpu_count(), "lecture": str(LECTURE.relative_to(ROOT))}
+    private = make_checkout_private(ROOT)  # set_up does it too; done here to put the modes back afterwards
     try:
         hub.set_up(members, layout)
         bin_dir = hub.user_prefix(layout.python) / "bin"
@@ -154,6 +162,7 @@ def measure(levels: tuple[int, ...] = LEVELS) -> dict:
                 raise RuntimeError("the hub did not start:\n" + (tmp / "hub.log").read_text()[-3000:])
             time.sleep(0.2)
         result["hub_start_s"] = time.monotonic() - started
+        result["idle_gib"] = _in_use_gib()  # the machine with the hub and no user's server
         running: list[str] = []
         for level in levels:
             idle = _in_use_gib()
@@ -185,20 +194,16 @@ def measure(levels: tuple[int, ...] = LEVELS) -> dict:
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        uids = set()
-        for member in members:
-            try:
-                uids.add(pwd.getpwnam(member.username).pw_uid)
-            except KeyError:
-                pass
-        for proc in psutil.process_iter(["uids"]):
-            try:
-                if proc.info["uids"] and proc.info["uids"].real in uids:
-                    proc.kill()
-            except psutil.Error:
-                pass
+        end_processes_of(m.username for m in members)
         hub.remove_accounts([m.username for m in members], [layout.instructors, layout.students])
         shutil.rmtree(tmp, ignore_errors=True)
+        restore_modes(private)
+    largest = result["levels"][-1] if result["levels"] else None
+    if largest and largest["holds"]:  # what one more student costs at the peak, and where memory would end
+        per_student = (largest["memory_peak_gib"] - result["idle_gib"]) / largest["students"]
+        result["per_student_gib"] = per_student
+        result["memory_limit_students"] = int((MEMORY_CEILING * result["memory_total_gib"] - result["idle_gib"])
+                                              / per_student)
     return result
 
 

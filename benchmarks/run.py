@@ -34,6 +34,7 @@ RESULTS = ROOT / "benchmarks" / "results.json"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 NOTEBOOK_TARGET_S = 60.0
 PARTS = ["course", "training", "grading", "release", "site", "hub"]
+MEMORY_CEILING_HUB = 0.9  # benchmarks/hub_capacity.py's: a class size holds while memory in use stays under it
 
 
 def measure(command: list[str], cwd: Path = ROOT, env: dict | None = None) -> dict:
@@ -301,6 +302,12 @@ def markdown(results: dict) -> str:
         lines += [f"| {level['students']} | {level['finished']} | {level['median_s']:.0f} | {level['max_s']:.0f} | "
                   f"{level['memory_peak_gib']:.1f} | {'yes' if level['holds'] else '**no**'} |"
                   for level in hub["levels"]]
+        if "per_student_gib" in hub:
+            lines += ["", f"Each student adds about {hub['per_student_gib']:.2f} GiB at the peak (their server and a "
+                          f"kernel training lecture 08's network), so memory would reach "
+                          f"{100 * MEMORY_CEILING_HUB:.0f} % near {hub['memory_limit_students']} students "
+                          "(extrapolated, not measured). The run times in the table are what sharing the cores "
+                          "costs each student."]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -55,3 +55,22 @@ def test_the_benchmarked_loop_is_lecture_08s_loop():
     benchmarked = (ROOT / "benchmarks" / "training.py").read_text()
     assert function(benchmarked) == function(taught[0])
     assert "fused=FUSED" in "".join(c.source for c in lecture.cells), "lecture 08 trains with fused Adam"
+
+
+def test_the_site_and_hub_parts_render_their_numbers():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from run import markdown
+    finally:
+        sys.path.pop(0)
+    levels = [{"students": n, "finished": n, "median_s": 10.0 * n, "max_s": 11.0 * n, "memory_peak_gib": 2.0 + n,
+               "holds": n < 8} for n in (1, 4, 8)]
+    results = {"machine": "here",
+               "site": {"clean_s": 150.2, "unchanged_s": 4.3, "peak_mib": 900.0, "html_files": 30, "decks": 8},
+               "hub": {"levels": levels, "memory_total_gib": 23.5, "lecture": "notebooks/08_pytorch_mlp.ipynb",
+                       "hub_start_s": 2.2, "server_start_s": [2.5, 3.5, 4.5], "per_student_gib": 0.6,
+                       "memory_limit_students": 33}}
+    text = markdown(results)
+    assert "**150 s**" in text and "4.3 s" in text and "8 slide decks" in text
+    assert "| 4 | 4 | 40 | 44 | 6.0 | yes |" in text and "| 8 | 8 | 80 | 88 | 10.0 | **no** |" in text
+    assert "in 3.5 s (median of 3)" in text and "near 33 students" in text

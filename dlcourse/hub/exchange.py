@@ -199,7 +199,7 @@ class OwnerCheckedCollect(SafeRoot, ExchangeCollect):
                 raise Refused(f"its account made more than {NEWEST_READ} entries here; only the newest are read")
             username, uid = self._claimed_account(path)
             changed = read_submission(path, uid, self._limits()).changed
-        except Refused as why:
+        except (Refused, OSError) as why:  # OSError: gone meanwhile, or a folder the student closed to us
             self.log.error("Refused %s: %s", path, why)
             return {"username": REFUSED, "filename": os.path.basename(path), "timestamp": _EPOCH}
         return {"username": username, "uid": uid, "filename": os.path.basename(path),

@@ -93,15 +93,27 @@ def _is_unsafe_url(url: str) -> bool:
     return False
 
 
+_LIVE_TAGS = frozenset({"script", "iframe", "frame", "frameset", "object", "embed", "svg", "math", "style", "link",
+                        "meta", "base", "form", "input", "button", "textarea", "select", "template", "applet"})
+"""Tags that may run script or take over the page; a rendering with one is not shown as markdown."""
+
+
 class _UrlCollector(HTMLParser):
-    """Collects every URL-valued attribute of an HTML text (values entity-decoded, as a browser reads them)."""
+    """Collects every URL-valued attribute of an HTML text (values entity-decoded, as a browser reads them), and
+    notes a tag of :data:`_LIVE_TAGS` or an event handler or ``style`` attribute anywhere (``live``)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.urls: list[str] = []
+        self.live = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.urls += [value or "" for name, value in attrs if name.lower() in _URL_ATTRIBUTES]
+        names = [name.lower() for name, _ in attrs]
+        if tag.lower() in _LIVE_TAGS or any(name.startswith("on") or name == "style" for name in names):
+            self.live = True
+
+    handle_startendtag = handle_starttag
 
 
 class _UnembeddedRenderer(IPythonRenderer):
@@ -113,7 +125,9 @@ class _UnembeddedRenderer(IPythonRenderer):
 
 def _renders_unsafe_url(text: str) -> bool:
     """Whether ``text``, read as HTML or rendered as markdown the way nbconvert's HTML exporter and nbgrader's
-    feedback and Formgrader pages render it (mistune, then ``strip_files_prefix``), has an unsafe URL."""
+    feedback and Formgrader pages render it (mistune, then ``strip_files_prefix``), has an unsafe URL, an event
+    handler or a live tag: bleach cleans the source, but markdown can split a tag the source kept whole (an
+    attribute value open across a blank line, closed by the quotes mistune writes around a link)."""
     try:
         views = [text, MarkdownWithMath(renderer=_UnembeddedRenderer(escape=False)).render(text)]
     except Exception:  # noqa: BLE001 -- what cannot be checked is not shown as markdown
@@ -122,7 +136,7 @@ def _renders_unsafe_url(text: str) -> bool:
         collector = _UrlCollector()
         collector.feed(strip_files_prefix(view))
         collector.close()
-        if any(_is_unsafe_url(url) for url in collector.urls):
+        if collector.live or any(_is_unsafe_url(url) for url in collector.urls):
             return True
     return False
 
@@ -133,7 +147,8 @@ def neutralise_links(text: str) -> str:
     A text whose rendering has no unsafe URL comes back unchanged. Otherwise every URL that could begin one
     (``](``, ``]:``, ``<``, ``href=``, ``src=``) and whose start decodes to a scheme outside
     :data:`SAFE_SCHEMES` gets a ``#`` in front: the link keeps its text and goes nowhere. If the rendering
-    still has an unsafe URL (a parse this rewrite did not foresee), the whole text is shown as plain text.
+    still has an unsafe URL, or has an event handler or a live tag (a parse this rewrite did not foresee), the
+    whole text is shown as plain text.
 
     Example:
         >>> neutralise_links("[Figure 1](JaVaScRiPt:fetch(1)) and [notes](notes.html)")

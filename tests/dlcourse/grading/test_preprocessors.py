@@ -1,5 +1,6 @@
 import html
 import re
+from html.parser import HTMLParser
 from unittest import mock
 from urllib.parse import unquote
 
@@ -163,3 +164,42 @@ def test_safe_links_math_and_code_are_untouched(exporter):
                      'src="images/plot.png"', "$x^2$", "<code>code</code>", "$$\\frac{1}{n}\\sum_i x_i$$"):
         assert expected in page
     assert _unsafe_urls(page) == ["data:image/png;base64,iVBORw0KGgo="]  # the attachment, embedded by nbconvert
+
+
+# Markdown can split a tag that bleach saw whole: an attribute value left open across a blank line ends the HTML
+# block, and the quotes mistune writes around a link's address close it, so the link's "address" becomes an
+# attribute of the tag (red team, 2026-12-05: an onerror that ran on page load).
+SPLIT_TAGS = {
+    "img alt across a blank line": '<div><img src="x" alt="\n\n[x](onerror=alert(document.domain)//)"></div>',
+    "td align across a blank line": '<table><tr><td align="\n\n[x](onmouseover=alert(1)//)">y</td></tr></table>',
+    "title across a blank line": '<div title="\n\n[x](onfocus=alert(1)//)" tabindex="1">y</div>',
+}
+class _Handlers(HTMLParser):
+    """Event-handler and style attributes and live tags, as a browser's parser (and Python's) reads them."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        self.found += [f"{tag} {name}" for name, _ in attrs if name.startswith("on") or name == "style"]
+        if tag in ("script", "iframe", "object", "embed", "svg", "math"):
+            self.found.append(tag)
+
+
+def _live(rendered: str) -> list[str]:
+    parser = _Handlers()
+    parser.feed(rendered)
+    parser.close()
+    return parser.found
+
+
+@pytest.mark.parametrize("source", SPLIT_TAGS.values(), ids=SPLIT_TAGS.keys())
+def test_no_tag_split_by_markdown_comes_alive(exporter, source):
+    assert _live(strip_files_prefix(markdown2html_mistune(source))), "the payload is live without the sanitizer"
+    notebook = _sanitized(nbformat.v4.new_markdown_cell(source))
+    fragment = strip_files_prefix(markdown2html_mistune(notebook.cells[0].source))
+    assert _live(fragment) == [], f"{source!r} became {notebook.cells[0].source!r}"
+    page, _ = exporter.from_notebook_node(notebook)
+    cells = page.split('<main>', 1)[-1]  # the lab template's head has its own scripts and styles
+    assert [found for found in _live(cells) if " on" in found] == [], f"{source!r} is live in the feedback page"

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.jupyter_browser import ARTIFACTS, headless_chromium, jupyter_lab, new_page, require_chromium
 
@@ -68,6 +69,19 @@ def _open(page, lab, path: str = "") -> None:
     page.wait_for_function(JS_APP_READY, timeout=90_000, polling=500)
 
 
+def _run_command(page, command: str, selector: str) -> object:
+    """Run a JupyterLab command once it is registered and wait for ``selector``; run it again if nothing shows (on a
+    busy machine the app can report itself started before nbgrader's plugins have registered their commands)."""
+    page.wait_for_function(f"() => window.jupyterapp.commands.hasCommand('{command}')", timeout=90_000, polling=500)
+    for attempt in range(4):
+        page.evaluate(f"() => window.jupyterapp.commands.execute('{command}')")
+        try:
+            return page.wait_for_selector(selector, timeout=30_000 * (attempt + 1))
+        except PlaywrightError:  # not shown yet: run it again
+            continue
+    raise AssertionError(f"{command} never showed {selector}")
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"nbgrader_{name}.png"))
@@ -89,8 +103,7 @@ def test_nbgrader_extension_loads_in_the_course_jupyterlab(lab, page):
 
 def test_formgrader_lists_the_released_assignment(lab, page):
     _open(page, lab)
-    page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-formgrader')")
-    iframe = page.wait_for_selector('iframe[src*="formgrader"]', timeout=120_000)
+    iframe = _run_command(page, "nbgrader:open-formgrader", 'iframe[src*="formgrader"]')
     frame = iframe.content_frame()
     assert frame is not None, "the Formgrader tab holds no page"
     frame.locator("text=" + ASSIGNMENT).first.wait_for(timeout=120_000)  # the table is filled by a request
